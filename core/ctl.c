@@ -1,0 +1,553 @@
+/* core/ctl.c - status socket server: one JSON object per line over UNIX */
+#define GW_LOG_MOD "ctl"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "core.h"
+
+/*
+ * The socket faces operators' scripts and monitoring systems, so every
+ * client is treated as possibly broken: each one's memory is bounded (an
+ * input line of at most max_line bytes, at most max_out bytes of unsent
+ * output), a connection reads nothing while it has output pending or a
+ * request in progress (backpressure instead of buffering), and reads are
+ * bounded per wakeup so that one flooding client cannot starve the rest.
+ */
+
+enum {
+	CTL_READ_BUDGET = 64 * 1024,	/* bytes read per client per wakeup */
+	CTL_ACCEPT_BUDGET = 64,		/* accepts per wakeup */
+	CTL_IN_MIN = 4096,		/* first input buffer */
+	CTL_ACCEPT_PAUSE_MS = 100,	/* back-off when out of fds */
+};
+
+static const struct gw_ctl_limits ctl_defaults = {
+	.max_line = 64 * 1024,
+	.max_out = 4 * 1024 * 1024,
+	.max_clients = 256,
+	.max_errors = 8,
+};
+
+struct ctl_cmd {
+	struct ctl_cmd *next;
+	char *name;
+	char *help;
+	gw_ctl_cmd_h *h;
+	void *arg;
+};
+
+struct ctl_conn;
+
+struct gw_ctl {
+	char *path;
+	int fd;
+	bool bound;		/* path is our socket file: unlink it at the end */
+	dev_t dev;
+	ino_t ino;
+	struct gw_ctl_limits lim;
+	struct ctl_cmd *cmds;	/* in registration order */
+	struct ctl_conn *conns;
+	unsigned nconns;
+	struct gw_tmr accept_tmr;	/* resumes accepting after EMFILE */
+};
+
+/*
+ * A client connection.  The ctl's list holds one reference, a request in
+ * progress another; a closed connection (ctl == NULL) lives on only until
+ * its request is answered, and that answer then goes nowhere.
+ */
+struct ctl_conn {
+	struct ctl_conn *next, *prev;
+	struct gw_ctl *ctl;	/* borrowed; NULL once closed */
+	int fd;
+	char *in;		/* unparsed input, at most max_line + 1 bytes */
+	size_t inlen, incap;
+	char *out;		/* unsent output: out[outoff..outlen) */
+	size_t outoff, outlen, outcap;
+	struct gw_ctl_req *req;	/* borrowed: the request in progress */
+	unsigned nerrors;	/* consecutive bad lines */
+	int flags;		/* what the loop watches */
+	bool discard;		/* skipping the rest of an overlong line */
+	bool eof;		/* the client shut its sending side */
+	bool busy;		/* conn_process is on the stack */
+	bool subscriber;
+};
+
+struct gw_ctl_req {
+	struct ctl_conn *conn;	/* NULL once answered */
+	json_t *id;		/* the request's "id", echoed in the reply */
+};
+
+static void conn_process(struct ctl_conn *conn);
+static void conn_update(struct ctl_conn *conn);
+
+static size_t conn_pending(const struct ctl_conn *conn)
+{
+	return conn->outlen - conn->outoff;
+}
+
+/* Take conn off its ctl and the loop.  Safe to call twice. */
+static void conn_close(struct ctl_conn *conn)
+{
+	struct gw_ctl *ctl = conn->ctl;
+
+	if (!ctl)
+		return;
+	conn->ctl = NULL;
+	gw_fd_close(conn->fd);
+	close(conn->fd);
+	conn->fd = -1;
+	free(conn->in);
+	conn->in = NULL;
+	conn->inlen = conn->incap = 0;
+	free(conn->out);
+	conn->out = NULL;
+	conn->outoff = conn->outlen = conn->outcap = 0;
+
+	if (conn->prev)
+		conn->prev->next = conn->next;
+	else
+		ctl->conns = conn->next;
+	if (conn->next)
+		conn->next->prev = conn->prev;
+	conn->next = conn->prev = NULL;
+	ctl->nconns--;
+	gw_mem_deref(conn);	/* the ctl's reference */
+}
+
+static void conn_destroy(void *data)
+{
+	struct ctl_conn *conn = data;
+
+	free(conn->in);
+	free(conn->out);
+}
+
+/* Queue len bytes, writing straight through when nothing is pending.
+ * A client whose unsent output would pass max_out is dropped. */
+static void conn_send(struct ctl_conn *conn, const char *data, size_t len)
+{
+	size_t need;
+
+	if (!conn->ctl)
+		return;
+	if (!conn_pending(conn)) {
+		conn->outoff = conn->outlen = 0;
+		while (len) {
+			ssize_t n = send(conn->fd, data, len,
+					 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				break;
+			if (n < 0) {
+				GW_DBG("client %d: send: %s", conn->fd,
+				       strerror(errno));
+				conn_close(conn);
+				return;
+			}
+			data += n;
+			len -= (size_t)n;
+		}
+		if (!len)
+			return;
+	}
+
+	if (conn_pending(conn) + len > conn->ctl->lim.max_out) {
+		GW_LOG_LIMITED(GW_LOG_WARN, "%s: client %d stopped reading "
+			       "(over %zu bytes unsent): dropped",
+			       conn->ctl->path, conn->fd,
+			       conn->ctl->lim.max_out);
+		conn_close(conn);
+		return;
+	}
+	if (conn->outoff) {
+		memmove(conn->out, conn->out + conn->outoff,
+			conn_pending(conn));
+		conn->outlen -= conn->outoff;
+		conn->outoff = 0;
+	}
+	need = conn->outlen + len;
+	if (need > conn->outcap) {
+		size_t cap = conn->outcap ? conn->outcap : CTL_IN_MIN;
+		char *p;
+
+		while (cap < need)
+			cap *= 2;
+		p = realloc(conn->out, cap);
+		if (!p) {
+			conn_close(conn);
+			return;
+		}
+		conn->out = p;
+		conn->outcap = cap;
+	}
+	memcpy(conn->out + conn->outlen, data, len);
+	conn->outlen += len;
+}
+
+/* Send obj as one compact line; steals obj. */
+static void conn_send_json(struct ctl_conn *conn, json_t *obj)
+{
+	char *s = json_dumps(obj, JSON_COMPACT);
+	size_t len;
+	char *p;
+
+	json_decref(obj);
+	if (!s) {
+		conn_close(conn);
+		return;
+	}
+	len = strlen(s);
+	p = realloc(s, len + 1);	/* room for the newline; no NUL needed */
+	if (!p) {
+		free(s);
+		conn_close(conn);
+		return;
+	}
+	p[len] = '\n';
+	conn_send(conn, p, len + 1);
+	free(p);
+}
+
+static void conn_flush(struct ctl_conn *conn)
+{
+	while (conn->ctl && conn_pending(conn)) {
+		ssize_t n = send(conn->fd, conn->out + conn->outoff,
+				 conn_pending(conn),
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n < 0) {
+			GW_DBG("client %d: send: %s", conn->fd,
+			       strerror(errno));
+			conn_close(conn);
+			return;
+		}
+		conn->outoff += (size_t)n;
+	}
+	if (conn->ctl)
+		conn->outoff = conn->outlen = 0;
+}
+
+/* The reply object: "ok" first, the echoed "id", then fields. */
+static json_t *reply_obj(bool ok, json_t *id)
+{
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "ok", json_boolean(ok));
+	if (id)
+		json_object_set(o, "id", id);
+	return o;
+}
+
+/* A protocol-level error for a line that never became a request. */
+static void conn_bad(struct ctl_conn *conn, json_t *id, const char *msg)
+{
+	struct gw_ctl *ctl = conn->ctl;
+	json_t *o = reply_obj(false, id);
+	char *text = NULL;
+	bool drop;
+
+	if (!ctl) {
+		json_decref(o);
+		return;
+	}
+	drop = ++conn->nerrors >= ctl->lim.max_errors;
+	if (drop)
+		text = gw_mem_printf("%s (%u bad requests in a row: closing)",
+				     msg, conn->nerrors);
+	json_object_set_new(o, "error", json_string(text ? text : msg));
+	gw_mem_deref(text);
+	conn_send_json(conn, o);
+	if (drop && conn->ctl) {
+		GW_LOG_LIMITED(GW_LOG_WARN, "%s: client %d sent %u bad "
+			       "requests in a row: dropped", ctl->path,
+			       conn->fd, conn->nerrors);
+		conn_close(conn);
+	}
+}
+
+static void req_destroy(void *data)
+{
+	struct gw_ctl_req *req = data;
+
+	/* Dropped without an answer: answer for it, or the connection
+	 * would wait for this request forever. */
+	if (req->conn)
+		gw_ctl_error(gw_mem_ref(req), "request dropped unanswered");
+	json_decref(req->id);
+}
+
+/* Finish req on its connection; json is the reply (stolen). */
+static void req_answer(struct gw_ctl_req *req, json_t *json)
+{
+	struct ctl_conn *conn = req->conn;
+
+	req->conn = NULL;
+	if (!conn) {
+		json_decref(json);
+		return;
+	}
+	if (conn->req == req)
+		conn->req = NULL;
+	if (conn->ctl) {
+		conn_send_json(conn, json);
+		/* A deferred answer: resume the lines that waited for it. */
+		if (conn->ctl && !conn->busy) {
+			conn_process(conn);
+			conn_update(conn);
+		}
+	} else {
+		json_decref(json);
+	}
+	gw_mem_deref(conn);	/* the request's reference */
+}
+
+/**
+ * Answer req with {"ok":true} plus the fields of obj (stolen; may be
+ * NULL) and release the caller's reference to req.  If the client has
+ * gone meanwhile, the request is only freed.
+ */
+void gw_ctl_reply(struct gw_ctl_req *req, json_t *obj)
+{
+	json_t *o;
+
+	if (!req) {
+		json_decref(obj);
+		return;
+	}
+	if (!req->conn) {	/* answered twice: a programmer error */
+		json_decref(obj);
+		gw_mem_deref(req);
+		return;
+	}
+	o = reply_obj(true, req->id);
+	if (o && json_is_object(obj)) {
+		json_object_update(o, obj);
+		/* The envelope is ours, whatever the handler put in obj. */
+		json_object_set_new(o, "ok", json_true());
+		if (req->id)
+			json_object_set(o, "id", req->id);
+		else
+			json_object_del(o, "id");
+	} else if (o && obj) {
+		json_object_set(o, "result", obj);
+	}
+	json_decref(obj);
+	if (!o) {
+		o = json_pack("{s:b,s:s}", "ok", 0, "error", "out of memory");
+	}
+	req_answer(req, o);
+	gw_mem_deref(req);
+}
+
+/**
+ * Answer req with {"ok":false,"error":"<formatted text>"} and release the
+ * caller's reference to req.
+ */
+void gw_ctl_error(struct gw_ctl_req *req, const char *fmt, ...)
+{
+	va_list ap;
+	char buf[512];
+	json_t *o;
+
+	if (!req)
+		return;
+	if (!req->conn) {
+		gw_mem_deref(req);
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	o = reply_obj(false, req->id);
+	if (o)
+		json_object_set_new(o, "error", json_string(buf));
+	req_answer(req, o);
+	gw_mem_deref(req);
+}
+
+/**
+ * Answer req with {"ok":true} and keep its connection as a subscriber:
+ * from now on gw_ctl_broadcast's lines reach it too.
+ */
+void gw_ctl_subscribe(struct gw_ctl_req *req)
+{
+	if (req && req->conn)
+		req->conn->subscriber = true;
+	gw_ctl_reply(req, NULL);
+}
+
+/**
+ * Push obj (stolen) as one line to every subscriber.  A subscriber whose
+ * unsent output would pass max_out is dropped.
+ */
+void gw_ctl_broadcast(struct gw_ctl *ctl, json_t *obj)
+{
+	struct ctl_conn *conn, *next;
+	char *s;
+	size_t len;
+
+	if (!ctl || !obj) {
+		json_decref(obj);
+		return;
+	}
+	s = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	if (!s)
+		return;
+	len = strlen(s);
+	s[len] = '\n';		/* the NUL is not sent */
+	for (conn = ctl->conns; conn; conn = next) {
+		next = conn->next;
+		if (!conn->subscriber)
+			continue;
+		conn_send(conn, s, len + 1);
+		if (conn->ctl)
+			conn_update(conn);
+	}
+	free(s);
+}
+
+static struct ctl_cmd *cmd_find(const struct gw_ctl *ctl, const char *name)
+{
+	struct ctl_cmd *c;
+
+	for (c = ctl->cmds; c; c = c->next) {
+		if (!strcmp(c->name, name))
+			return c;
+	}
+	return NULL;
+}
+
+/* Turn one parsed line into a request and run its handler. */
+static void conn_dispatch(struct ctl_conn *conn, json_t *msg)
+{
+	struct gw_ctl_req *req;
+	struct ctl_cmd *c;
+	json_t *id, *cmd;
+	char *text;
+
+	if (!json_is_object(msg)) {
+		conn_bad(conn, NULL, "request must be a JSON object");
+		return;
+	}
+	id = json_object_get(msg, "id");
+	cmd = json_object_get(msg, "cmd");
+	if (!json_is_string(cmd)) {
+		conn_bad(conn, id, "request needs a \"cmd\" string");
+		return;
+	}
+	c = cmd_find(conn->ctl, json_string_value(cmd));
+	if (!c) {
+		text = gw_mem_printf("unknown command '%.100s'",
+				     json_string_value(cmd));
+		conn_bad(conn, id, text ? text : "unknown command");
+		gw_mem_deref(text);
+		return;
+	}
+
+	req = gw_mem_zalloc(sizeof(*req), req_destroy);
+	if (!req) {
+		conn_bad(conn, id, "out of memory");
+		return;
+	}
+	conn->nerrors = 0;
+	req->conn = gw_mem_ref(conn);
+	req->id = json_incref(id);
+	conn->req = req;
+	/* The handler owns req now; it answers now or later. */
+	c->h(req, msg, c->arg);
+}
+
+static bool blank(const char *s, size_t len)
+{
+	while (len--) {
+		if (*s != ' ' && *s != '\t' && *s != '\r')
+			return false;
+		s++;
+	}
+	return true;
+}
+
+static void conn_consume(struct ctl_conn *conn, size_t n)
+{
+	memmove(conn->in, conn->in + n, conn->inlen - n);
+	conn->inlen -= n;
+}
+
+/*
+ * Run the complete lines in the input buffer, one request at a time: stop
+ * while a request is in progress or output is pending.  At end of input a
+ * last line without its newline still counts.
+ */
+static void conn_process(struct ctl_conn *conn)
+{
+	json_error_t jerr;
+	json_t *msg;
+	char *nl;
+	size_t len, max_line;
+	char text[256];
+
+	conn->busy = true;
+	while (conn->ctl && !conn->req && !conn_pending(conn)) {
+		max_line = conn->ctl->lim.max_line;
+		nl = memchr(conn->in, '\n', conn->inlen);
+		if (conn->discard) {
+			if (!nl) {
+				conn->inlen = 0;
+				break;
+			}
+			conn_consume(conn, (size_t)(nl - conn->in) + 1);
+			conn->discard = false;
+			continue;
+		}
+		len = nl ? (size_t)(nl - conn->in) : conn->inlen;
+		if (len > max_line) {
+			/* Say so once; drop the rest up to the newline
+			 * without keeping it. */
+			snprintf(text, sizeof(text),
+				 "line too long (limit %zu bytes)", max_line);
+			if (nl) {
+				conn_consume(conn, len + 1);
+			} else {
+				conn->inlen = 0;
+				conn->discard = true;
+			}
+			conn_bad(conn, NULL, text);
+			continue;
+		}
+		if (!nl && !(conn->eof && conn->inlen))
+			break;
+		if (blank(conn->in, len)) {
+			conn_consume(conn, nl ? len + 1 : len);
+			continue;
+		}
+		msg = json_loadb(conn->in, len, JSON_DECODE_ANY, &jerr);
+		conn_consume(conn, nl ? len + 1 : len);
+		if (!msg) {
+			snprintf(text, sizeof(text),
+				 "invalid JSON at column %d: %s",
+				 jerr.column, jerr.text);
+			conn_bad(conn, NULL, text);
+			continue;
+		}
+		conn_dispatch(conn, msg);
+		json_decref(msg);
+	}
+	conn->busy = false;
+}
+
