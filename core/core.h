@@ -61,6 +61,7 @@ void gw_log_close(void);
 void gw_log_set_handler(gw_log_h *h, void *arg);
 int  gw_log_set_level(const char *module, enum gw_log_level level);
 int  gw_log_set_levels(const char *spec);	/* "info,sip=debug,mg=warn" */
+int  gw_log_check_levels(const char *spec);	/* validate only */
 enum gw_log_level gw_log_get_level(const char *module);
 json_t *gw_log_levels_json(void);		/* {"default":"info","sip":...} */
 bool gw_log_enabled(const char *module, enum gw_log_level level);

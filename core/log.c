@@ -25,6 +25,7 @@ static unsigned nmodules;
 static enum gw_log_level default_level = GW_LOG_INFO;
 static enum gw_log_level max_level = GW_LOG_INFO;
 
+static char ident_buf[32] = "junction";
 static bool foreground = true;
 static bool syslog_open;
 static gw_log_h *handler;
@@ -66,9 +67,10 @@ int gw_log_level_parse(const char *name, enum gw_log_level *levelp)
 /** Log to stderr (foreground) or to syslog under ident. */
 void gw_log_open(const char *ident, bool fg)
 {
+	snprintf(ident_buf, sizeof(ident_buf), "%s", ident);
 	foreground = fg;
 	if (!fg && !syslog_open) {
-		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+		openlog(ident_buf, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 		syslog_open = true;
 	}
 }
@@ -171,20 +173,21 @@ static int parse_levels(const char *spec, bool apply)
 	return 0;
 }
 
+/** Whether spec is a valid level spec, without applying it. */
+int gw_log_check_levels(const char *spec)
+{
+	return spec ? parse_levels(spec, false) : EINVAL;
+}
+
 /**
  * Set levels from a spec such as "info,sip=debug,mg=warn": a bare level
  * is the default.  Nothing changes unless the whole spec is valid.
  */
 int gw_log_set_levels(const char *spec)
 {
-	int err;
+	int err = gw_log_check_levels(spec);
 
-	if (!spec)
-		return EINVAL;
-	err = parse_levels(spec, false);
-	if (err)
-		return err;
-	return parse_levels(spec, true);
+	return err ? err : parse_levels(spec, true);
 }
 
 /** The level in force for module. */
@@ -243,9 +246,9 @@ void gw_vlog(enum gw_log_level level, const char *module, const char *fmt,
 		clock_gettime(CLOCK_REALTIME, &ts);
 		localtime_r(&ts.tv_sec, &tm);
 		strftime(when, sizeof(when), "%H:%M:%S", &tm);
-		fprintf(stderr, "%s.%03ld %-5s %s: %s\n", when,
-			ts.tv_nsec / 1000000, gw_log_level_name(level),
-			module, msg);
+		fprintf(stderr, "%s.%03ld %s %-5s %s: %s\n", when,
+			ts.tv_nsec / 1000000, ident_buf,
+			gw_log_level_name(level), module, msg);
 	} else {
 		syslog(prio[level], "%s: %s", module, msg);
 	}

@@ -1,0 +1,92 @@
+/* gateway/gw.h - what junctiond and junction-mg share: config schema, daemon skeleton */
+#ifndef GW_GW_H
+#define GW_GW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core.h"
+
+/* ---- Configuration (gateway/conf.c) ---------------------------------- */
+
+/* [general]: both daemons. */
+struct gw_general_conf {
+	char *rundir;		/* runtime files; relative paths resolve here */
+	char *log_level;	/* "info,sip=debug" */
+};
+
+/* [junctiond]: the call agent. */
+struct gw_junctiond_conf {
+	char *socket;		/* status socket */
+	long long stop_timeout_ms;	/* how long a child gets to stop */
+};
+
+/* [mg]: the media gateway, and how junctiond supervises a local one. */
+struct gw_mg_conf {
+	bool local;		/* junctiond starts and supervises it */
+	char *program;		/* "" = junction-mg beside junctiond */
+	char *socket;		/* junction-mg's status socket */
+	long long restart_min_ms;	/* first back-off after a crash */
+	long long restart_max_ms;	/* back-off ceiling */
+	long long stable_ms;	/* a run this long resets the back-off */
+};
+
+extern const struct gw_conf_section gw_conf_schema[];
+
+int  gw_conf_read(struct gw_conf **confp, const char *path, char *err,
+		  size_t errlen);
+const struct gw_general_conf *gw_conf_general(const struct gw_conf *conf);
+const struct gw_junctiond_conf *gw_conf_junctiond(const struct gw_conf *conf);
+const struct gw_mg_conf *gw_conf_mg(const struct gw_conf *conf);
+/* path resolved against [general] rundir, as a gw_mem string. */
+char *gw_conf_runpath(const struct gw_conf *conf, const char *path);
+
+/* ---- The daemon skeleton (gateway/daemon.c) -------------------------- */
+
+struct gw_daemon;
+
+/*
+ * A subsystem of a daemon.  They start in table order and stop in
+ * reverse, so each can rely on the ones before it.  start gets the
+ * config it is to run with; reload gets a new one that passed every
+ * check of the schema, whose non-reloadable keys already carry their
+ * running values: it applies the rest and cannot fail.
+ */
+struct gw_subsys {
+	const char *name;
+	int  (*start)(struct gw_daemon *d, const struct gw_conf *conf);
+	void (*stop)(struct gw_daemon *d);
+	void (*reload)(struct gw_daemon *d, const struct gw_conf *conf);
+	void (*status)(struct gw_daemon *d, json_t *obj);	/* adds fields */
+	void (*signal)(struct gw_daemon *d, int sig);	/* SIGCHLD, ... */
+};
+
+struct gw_daemon_desc {
+	const char *prog;		/* "junctiond" */
+	const char *summary;		/* one line for -h */
+	const struct gw_subsys *const *subsys;
+	size_t nsubsys;
+	/* The status socket path from the config. */
+	const char *(*socket_path)(const struct gw_conf *conf);
+};
+
+int  gw_daemon_main(int argc, char **argv, const struct gw_daemon_desc *desc);
+const struct gw_conf *gw_daemon_conf(const struct gw_daemon *d);
+struct gw_ctl *gw_daemon_ctl(const struct gw_daemon *d);
+bool gw_daemon_foreground(const struct gw_daemon *d);
+bool gw_daemon_stopping(const struct gw_daemon *d);
+const char *gw_daemon_conf_path(const struct gw_daemon *d);
+/* Wait up to ms for the process to exit; a second SIGTERM or SIGINT
+ * during the wait kills it at once.  Returns true once it is reaped. */
+bool gw_daemon_wait_child(struct gw_daemon *d, pid_t pid, uint64_t ms,
+			  int *statusp);
+
+/* Subsystem: the status socket and its standard commands. */
+extern const struct gw_subsys gw_ctl_subsys;
+
+/* ---- junctiond: supervision of the local MG (gateway/mgsup.c) -------- */
+
+extern const struct gw_subsys gw_mgsup_subsys;
+
+#endif
