@@ -179,7 +179,7 @@ enum gw_conf_type {
 
 enum {
 	GW_CONF_RELOAD   = 1 << 0,	/* applied on reload; else restart */
-	GW_CONF_REQUIRED = 1 << 1,	/* no default: must be given */
+	GW_CONF_REQUIRED = 1 << 1,	/* must appear in the file */
 };
 
 struct gw_conf_key {
@@ -187,7 +187,8 @@ struct gw_conf_key {
 	enum gw_conf_type type;
 	size_t off;			/* offset in the section's struct */
 	const char *def;		/* default, written as in the file */
-	long long min, max;		/* INT bounds; STR max length if max */
+	long long min, max;		/* checked unless both are 0: INT
+					 * bounds; STR length (max only) */
 	const char *const *names;	/* ENUM: NULL-terminated */
 	unsigned flags;
 	const char *help;
@@ -222,13 +223,15 @@ const void *gw_conf_get(const struct gw_conf *conf, const char *name,
 /* Iterate the instances of a .multi section: idx from 0 until NULL. */
 const void *gw_conf_nth(const struct gw_conf *conf, const char *name,
 			size_t idx, const char **labelp);
-/* Where a section or key was set, for later errors: "file:line". */
+/* Where a section or key was set, for later errors: "file:line";
+ * NULL for an unknown section or key. */
 const char *gw_conf_where(const struct gw_conf *conf, const char *name,
 			  const char *label, const char *key, char *buf,
 			  size_t len);
 /* Reload: keys without GW_CONF_RELOAD that differ between old and new
- * keep their old value in new, each reported as a warning line
- * ("file:line: key needs a restart") in warn.  Returns how many. */
+ * keep their old value in new (strings are shared), each reported as a
+ * warning line ("file:line: 'key' in [sec] changes only on restart;
+ * keeping the running value") in warn.  Returns how many. */
 unsigned gw_conf_keep_restart_keys(struct gw_conf *new_conf,
 				   const struct gw_conf *old_conf, char *warn,
 				   size_t warnlen);

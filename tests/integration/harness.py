@@ -1,0 +1,272 @@
+"""tests/integration/harness.py - run the real daemons in a private run
+directory and talk to them as an operator would (through junctionctl).
+
+Every test speaks TAP so that `make check` counts test cases.  Whatever a
+test starts is stopped on every exit path: normal end, failure, exception
+or a signal to the test itself.
+"""
+
+import atexit
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+BUILD = os.environ.get("JUNCTION_BUILDDIR") or os.getcwd()
+SRC = os.environ.get("JUNCTION_SRCDIR") or BUILD
+
+
+def prog(name):
+    """Path of a built program."""
+    for sub in ("gateway", "sim"):
+        p = os.path.join(BUILD, sub, name)
+        if os.path.exists(p):
+            return p
+    raise FileNotFoundError(name)
+
+
+_cleanups = []
+
+
+def on_exit(fn):
+    _cleanups.append(fn)
+    return fn
+
+
+def _run_cleanups():
+    while _cleanups:
+        fn = _cleanups.pop()
+        try:
+            fn()
+        except Exception:  # cleanup must go on
+            traceback.print_exc(file=sys.stderr)
+
+
+atexit.register(_run_cleanups)
+
+
+def _on_signal(sig, frame):
+    _run_cleanups()
+    sys.exit(128 + sig)
+
+
+for _s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    signal.signal(_s, _on_signal)
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is not alive for our purposes.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def pids_using(rundir):
+    """Processes whose command line or environment names rundir."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{d}/environ", "rb") as f:
+                env = f.read()
+        except OSError:
+            continue
+        if ("JUNCTION_RUNDIR=" + rundir).encode() + b"\0" in env and pid_alive(int(d)):
+            out.append(int(d))
+    return out
+
+
+def wait_for(pred, timeout=10.0, step=0.02):
+    end = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() >= end:
+            return v
+        time.sleep(step)
+
+
+DEFAULT_CONF = """
+[general]
+rundir = ${JUNCTION_RUNDIR}
+log_level = ${JUNCTION_LOG_LEVEL:-info}
+
+[junctiond]
+socket = junctiond.sock
+stop_timeout_ms = 5000
+
+[mg]
+local = yes
+socket = junction-mg.sock
+restart_min_ms = 200
+restart_max_ms = 2000
+"""
+
+
+class Gateway:
+    """junctiond (and the junction-mg it starts) in a private run directory."""
+
+    def __init__(self, conf=DEFAULT_CONF, name="gw"):
+        self.rundir = tempfile.mkdtemp(prefix=f"junction-{name}-")
+        self.conf = os.path.join(self.rundir, "junction.conf")
+        self.write_conf(conf)
+        self.log = os.path.join(self.rundir, "junctiond.log")
+        self.socket = os.path.join(self.rundir, "junctiond.sock")
+        self.mg_socket = os.path.join(self.rundir, "junction-mg.sock")
+        self.proc = None
+        on_exit(self.cleanup)
+
+    def env(self):
+        e = dict(os.environ)
+        e["JUNCTION_RUNDIR"] = self.rundir
+        e["JUNCTION_SOCKET"] = self.socket
+        return e
+
+    def write_conf(self, text):
+        with open(self.conf, "w") as f:
+            f.write(text)
+
+    def run(self, *args, **kw):
+        """Run junctiond with args to completion (for -t and friends)."""
+        return subprocess.run([prog("junctiond"), *args], env=self.env(),
+                              capture_output=True, text=True, timeout=30, **kw)
+
+    def start(self, *extra, wait=True):
+        logf = open(self.log, "a")
+        self.proc = subprocess.Popen(
+            [prog("junctiond"), "-F", "-c", self.conf, *extra],
+            env=self.env(), stdout=logf, stderr=subprocess.STDOUT)
+        logf.close()
+        if wait and not self.wait_ready():
+            raise RuntimeError("junctiond did not come up:\n" + self.logtext())
+        return self.proc
+
+    def wait_ready(self, timeout=10.0):
+        def ready():
+            r = self.ctl_json("status", check=False)
+            if not r or not r.get("ok"):
+                return False
+            mg = self.subsystem(r, "mg")
+            return mg is None or mg.get("state") in ("running", "off")
+        return wait_for(ready, timeout)
+
+    def ctl(self, *args, sock=None, timeout=10):
+        """junctionctl as an operator types it; returns CompletedProcess."""
+        cmd = [prog("junctionctl"), "-s", sock or self.socket, *args]
+        return subprocess.run(cmd, env=self.env(), capture_output=True,
+                              text=True, timeout=timeout)
+
+    def ctl_json(self, *args, sock=None, check=True):
+        r = self.ctl("--json", *args, sock=sock)
+        if r.returncode == 2 and not check:
+            return None
+        try:
+            return json.loads(r.stdout)
+        except ValueError:
+            if check:
+                raise RuntimeError(f"junctionctl {args}: rc={r.returncode} "
+                                   f"out={r.stdout!r} err={r.stderr!r}")
+            return None
+
+    @staticmethod
+    def subsystem(status, name):
+        for s in status.get("subsystems", []):
+            if s.get("name") == name:
+                return s
+        return None
+
+    def mg_pid(self):
+        st = self.ctl_json("status", check=False) or {}
+        mg = self.subsystem(st, "mg") or {}
+        return mg.get("pid")
+
+    def logtext(self):
+        try:
+            with open(self.log) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode if self.proc else None
+
+    def leftovers(self):
+        return pids_using(self.rundir)
+
+    def cleanup(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for pid in self.leftovers():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if os.environ.get("JUNCTION_KEEP_RUNDIR"):
+            return
+        shutil.rmtree(self.rundir, ignore_errors=True)
+
+
+class Tap:
+    """A minimal TAP producer: one `ok`/`not ok` line per test function."""
+
+    def __init__(self):
+        self.tests = []
+
+    def test(self, fn):
+        self.tests.append(fn)
+        return fn
+
+    def run(self):
+        print(f"1..{len(self.tests)}", flush=True)
+        failed = 0
+        for i, fn in enumerate(self.tests, 1):
+            name = fn.__name__
+            t0 = time.monotonic()
+            try:
+                fn()
+                print(f"ok {i} - {name} ({time.monotonic() - t0:.2f}s)",
+                      flush=True)
+            except Exception as e:
+                failed += 1
+                print(f"not ok {i} - {name}", flush=True)
+                for line in traceback.format_exc().splitlines():
+                    print("# " + line)
+                if isinstance(e, AssertionError) and e.args:
+                    print("# " + str(e.args[0]).replace("\n", "\n# "))
+            finally:
+                _run_cleanups()
+        sys.exit(1 if failed else 0)
+
+
+def check(cond, msg="", *ctx):
+    if not cond:
+        raise AssertionError(msg + "".join("\n" + str(c) for c in ctx))
+
+
+def connect_unix(path, timeout=5.0):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(path)
+    return s
