@@ -420,6 +420,13 @@ static int set_value(struct loader *ld, struct conf_inst *in,
 			err = EINVAL;
 			break;
 		}
+		if (k->min > 0 && strlen(v) < (unsigned long long)k->min) {
+			bad(ld, line, k->min == 1 ? "%s: must not be empty" :
+			    "%s: shorter than %lld characters", k->name,
+			    k->min);
+			err = EINVAL;
+			break;
+		}
 		gw_mem_deref(*(char **)p);
 		*(char **)p = v;
 		v = NULL;

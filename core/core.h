@@ -95,14 +95,18 @@ bool gw_log_limit_pass(struct gw_log_limit *lim, uint64_t interval_ms,
 #define GW_INFO(...) GW_LOG_(GW_LOG_INFO, __VA_ARGS__)
 #define GW_DBG(...)  GW_LOG_(GW_LOG_DEBUG, __VA_ARGS__)
 
+/* One line, then "(N more suppressed)" when the limiter held some back. */
+void gw_log_limited(enum gw_log_level level, const char *module,
+		    unsigned suppressed, const char *fmt, ...) GW_PRINTF(4, 5);
+
 /* At most one line per 15 s from this call site (rtpengine's LOG_FLAG_LIMIT). */
-#define GW_LOG_LIMITED(lvl, fmt, ...) do {				\
+#define GW_LOG_LIMITED(lvl, ...) do {					\
 		static struct gw_log_limit lim_;			\
 		unsigned sup_;						\
 		if (gw_log_enabled(GW_LOG_MOD, (lvl)) &&		\
 		    gw_log_limit_pass(&lim_, 15000, &sup_))		\
-			gw_log((lvl), GW_LOG_MOD, fmt " (%u suppressed)", \
-			       ##__VA_ARGS__, sup_);			\
+			gw_log_limited((lvl), GW_LOG_MOD, sup_,		\
+				       __VA_ARGS__);			\
 	} while (0)
 
 /* ------------------------------------------------------------------ */
@@ -188,7 +192,7 @@ struct gw_conf_key {
 	size_t off;			/* offset in the section's struct */
 	const char *def;		/* default, written as in the file */
 	long long min, max;		/* checked unless both are 0: INT
-					 * bounds; STR length (max only) */
+					 * bounds; STR length */
 	const char *const *names;	/* ENUM: NULL-terminated */
 	unsigned flags;
 	const char *help;
@@ -248,6 +252,7 @@ struct gw_ctl_req;	/* one request in progress */
 /* A command handler answers with gw_ctl_reply/gw_ctl_error, now or later
  * (the request keeps its connection alive until it is answered, and the
  * connection reads no further request until then). */
+/* msg is borrowed; req is the handler's, released by the answer. */
 typedef void (gw_ctl_cmd_h)(struct gw_ctl_req *req, json_t *msg, void *arg);
 
 struct gw_ctl_limits {
@@ -280,7 +285,9 @@ void gw_ctl_broadcast(struct gw_ctl *ctl, json_t *obj);
 int  gw_ctl_call(const char *path, const json_t *req, json_t **replyp,
 		 int timeout_ms, char *err, size_t errlen);
 /* Asynchronous, on this thread's loop (junctiond asking its MG): the
- * handler gets 0 and the reply, or an errno and NULL. */
+ * handler gets 0 and the reply (borrowed), or an errno and NULL, once;
+ * connect errors come through it too.  A non-zero return means it will
+ * not be called.  arg must live until it is. */
 typedef void (gw_ctl_resp_h)(int err, json_t *reply, void *arg);
 int  gw_ctl_request(const char *path, const json_t *req, int timeout_ms,
 		    gw_ctl_resp_h *h, void *arg);

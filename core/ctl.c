@@ -42,12 +42,20 @@ struct ctl_cmd {
 	void *arg;
 };
 
+static void cmd_destroy(void *data)
+{
+	struct ctl_cmd *c = data;
+
+	gw_mem_deref(c->name);
+	gw_mem_deref(c->help);
+}
+
 struct ctl_conn;
 
 struct gw_ctl {
 	char *path;
 	int fd;
-	bool bound;		/* path is our socket file: unlink it at the end */
+	bool bound;		/* path is our socket file: unlink it */
 	dev_t dev;
 	ino_t ino;
 	struct gw_ctl_limits lim;
@@ -86,6 +94,7 @@ struct gw_ctl_req {
 
 static void conn_process(struct ctl_conn *conn);
 static void conn_update(struct ctl_conn *conn);
+static void conn_fd_h(int flags, void *arg);
 
 static size_t conn_pending(const struct ctl_conn *conn)
 {
@@ -198,7 +207,6 @@ static void conn_send_json(struct ctl_conn *conn, json_t *obj)
 {
 	char *s = json_dumps(obj, JSON_COMPACT);
 	size_t len;
-	char *p;
 
 	json_decref(obj);
 	if (!s) {
@@ -206,15 +214,9 @@ static void conn_send_json(struct ctl_conn *conn, json_t *obj)
 		return;
 	}
 	len = strlen(s);
-	p = realloc(s, len + 1);	/* room for the newline; no NUL needed */
-	if (!p) {
-		free(s);
-		conn_close(conn);
-		return;
-	}
-	p[len] = '\n';
-	conn_send(conn, p, len + 1);
-	free(p);
+	s[len] = '\n';		/* the NUL is not sent */
+	conn_send(conn, s, len + 1);
+	free(s);
 }
 
 static void conn_flush(struct ctl_conn *conn)
@@ -253,25 +255,50 @@ static json_t *reply_obj(bool ok, json_t *id)
 	return o;
 }
 
+/* Text for a reply; jansson refuses invalid UTF-8 (a client's bytes
+ * quoted back, a message cut short), so such bytes become '?'. */
+static json_t *text_json(const char *text)
+{
+	json_t *j = json_string(text);
+	char *copy, *p;
+
+	if (j)
+		return j;
+	copy = gw_mem_strdup(text);
+	if (!copy)
+		return NULL;
+	for (p = copy; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	j = json_string(copy);
+	gw_mem_deref(copy);
+	return j;
+}
+
+static json_t *error_obj(json_t *id, const char *text)
+{
+	json_t *o = reply_obj(false, id);
+
+	if (o)
+		json_object_set_new(o, "error", text_json(text));
+	return o;
+}
+
 /* A protocol-level error for a line that never became a request. */
 static void conn_bad(struct ctl_conn *conn, json_t *id, const char *msg)
 {
 	struct gw_ctl *ctl = conn->ctl;
-	json_t *o = reply_obj(false, id);
 	char *text = NULL;
 	bool drop;
 
-	if (!ctl) {
-		json_decref(o);
+	if (!ctl)
 		return;
-	}
 	drop = ++conn->nerrors >= ctl->lim.max_errors;
 	if (drop)
 		text = gw_mem_printf("%s (%u bad requests in a row: closing)",
 				     msg, conn->nerrors);
-	json_object_set_new(o, "error", json_string(text ? text : msg));
+	conn_send_json(conn, error_obj(id, text ? text : msg));
 	gw_mem_deref(text);
-	conn_send_json(conn, o);
 	if (drop && conn->ctl) {
 		GW_LOG_LIMITED(GW_LOG_WARN, "%s: client %d sent %u bad "
 			       "requests in a row: dropped", ctl->path,
@@ -280,6 +307,8 @@ static void conn_bad(struct ctl_conn *conn, json_t *id, const char *msg)
 	}
 }
 
+static void req_answer(struct gw_ctl_req *req, json_t *json);
+
 static void req_destroy(void *data)
 {
 	struct gw_ctl_req *req = data;
@@ -287,7 +316,8 @@ static void req_destroy(void *data)
 	/* Dropped without an answer: answer for it, or the connection
 	 * would wait for this request forever. */
 	if (req->conn)
-		gw_ctl_error(gw_mem_ref(req), "request dropped unanswered");
+		req_answer(req, error_obj(req->id,
+					  "request dropped unanswered"));
 	json_decref(req->id);
 }
 
@@ -347,9 +377,8 @@ void gw_ctl_reply(struct gw_ctl_req *req, json_t *obj)
 		json_object_set(o, "result", obj);
 	}
 	json_decref(obj);
-	if (!o) {
-		o = json_pack("{s:b,s:s}", "ok", 0, "error", "out of memory");
-	}
+	if (!o)
+		o = error_obj(req->id, "out of memory");
 	req_answer(req, o);
 	gw_mem_deref(req);
 }
@@ -362,7 +391,6 @@ void gw_ctl_error(struct gw_ctl_req *req, const char *fmt, ...)
 {
 	va_list ap;
 	char buf[512];
-	json_t *o;
 
 	if (!req)
 		return;
@@ -373,10 +401,7 @@ void gw_ctl_error(struct gw_ctl_req *req, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	o = reply_obj(false, req->id);
-	if (o)
-		json_object_set_new(o, "error", json_string(buf));
-	req_answer(req, o);
+	req_answer(req, error_obj(req->id, buf));
 	gw_mem_deref(req);
 }
 
@@ -415,9 +440,10 @@ void gw_ctl_broadcast(struct gw_ctl *ctl, json_t *obj)
 		next = conn->next;
 		if (!conn->subscriber)
 			continue;
+		gw_mem_ref(conn);
 		conn_send(conn, s, len + 1);
-		if (conn->ctl)
-			conn_update(conn);
+		conn_update(conn);
+		gw_mem_deref(conn);
 	}
 	free(s);
 }
@@ -551,3 +577,372 @@ static void conn_process(struct ctl_conn *conn)
 	conn->busy = false;
 }
 
+/* Watch what conn can do now; close it when it has nothing left to do. */
+static void conn_update(struct ctl_conn *conn)
+{
+	int want = 0;
+
+	if (!conn->ctl)
+		return;
+	if (conn->eof && !conn->req && !conn_pending(conn) &&
+	    !conn->subscriber) {
+		conn_close(conn);
+		return;
+	}
+	if (!conn->eof && !conn->req && !conn_pending(conn))
+		want |= GW_FD_READ;
+	if (conn_pending(conn))
+		want |= GW_FD_WRITE;
+	if (want == conn->flags)
+		return;
+	if (gw_fd_listen(conn->fd, want, conn_fd_h, conn)) {
+		conn_close(conn);
+		return;
+	}
+	conn->flags = want;
+}
+
+/* Read what the client sent, at most CTL_READ_BUDGET bytes this time. */
+static void conn_read(struct ctl_conn *conn)
+{
+	size_t budget = CTL_READ_BUDGET;
+
+	while (conn->ctl && budget && !conn->eof && !conn->req &&
+	       !conn_pending(conn)) {
+		size_t max = conn->ctl->lim.max_line + 1;
+		size_t want;
+		ssize_t n;
+
+		if (conn->inlen == conn->incap) {
+			size_t cap = conn->incap ? conn->incap * 2 : CTL_IN_MIN;
+			char *p;
+
+			if (cap > max)
+				cap = max;
+			if (cap <= conn->incap)
+				break;	/* full of lines held back */
+			p = realloc(conn->in, cap);
+			if (!p) {
+				conn_close(conn);
+				return;
+			}
+			conn->in = p;
+			conn->incap = cap;
+		}
+		want = conn->incap - conn->inlen;
+		if (want > budget)
+			want = budget;
+		n = recv(conn->fd, conn->in + conn->inlen, want, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n < 0) {
+			GW_DBG("client %d: recv: %s", conn->fd,
+			       strerror(errno));
+			conn_close(conn);
+			return;
+		}
+		if (n == 0)
+			conn->eof = true;
+		conn->inlen += (size_t)n;
+		budget -= (size_t)n;
+		conn_process(conn);
+	}
+}
+
+static void conn_fd_h(int flags, void *arg)
+{
+	struct ctl_conn *conn = gw_mem_ref(arg);
+
+	if (flags & GW_FD_WRITE) {
+		conn_flush(conn);
+		/* Output drained: run the lines it held back. */
+		if (conn->ctl && !conn_pending(conn))
+			conn_process(conn);
+	}
+	if (conn->ctl && (flags & GW_FD_READ))
+		conn_read(conn);
+	if (conn->ctl && (flags & GW_FD_EXCEPT) && !(flags & GW_FD_READ)) {
+		/* Hang-up or error while we were not reading (a request
+		 * in progress, or output pending): nobody is left to
+		 * answer.  With READ set, recv has already seen it. */
+		GW_DBG("client %d: hang-up", conn->fd);
+		conn_close(conn);
+	}
+	conn_update(conn);
+	gw_mem_deref(conn);
+}
+
+static void ctl_accept_one(struct gw_ctl *ctl, int fd)
+{
+	struct ctl_conn *conn;
+	char line[128];
+	int n;
+
+	if (ctl->nconns >= ctl->lim.max_clients) {
+		n = snprintf(line, sizeof(line),
+			     "{\"ok\":false,\"error\":\"too many clients "
+			     "(limit %u)\"}\n", ctl->lim.max_clients);
+		(void)!send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
+		GW_LOG_LIMITED(GW_LOG_WARN, "%s: over %u clients: "
+			       "connection refused", ctl->path,
+			       ctl->lim.max_clients);
+		return;
+	}
+	conn = gw_mem_zalloc(sizeof(*conn), conn_destroy);
+	if (!conn) {
+		close(fd);
+		return;
+	}
+	conn->fd = fd;
+	conn->ctl = ctl;
+	conn->flags = -1;
+	conn->next = ctl->conns;
+	if (ctl->conns)
+		ctl->conns->prev = conn;
+	ctl->conns = conn;
+	ctl->nconns++;
+	conn_update(conn);
+}
+
+static void ctl_listen(struct gw_ctl *ctl);
+
+static void accept_tmr_h(void *arg)
+{
+	ctl_listen(arg);
+}
+
+static void ctl_accept_h(int flags, void *arg)
+{
+	struct gw_ctl *ctl = arg;
+	int i, fd;
+
+	(void)flags;
+	for (i = 0; i < CTL_ACCEPT_BUDGET; i++) {
+		fd = accept4(ctl->fd, NULL, NULL,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			ctl_accept_one(ctl, fd);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		/* Out of fds or memory: the listener stays readable, so
+		 * stop watching it for a while instead of spinning. */
+		GW_LOG_LIMITED(GW_LOG_WARN, "%s: accept: %s", ctl->path,
+			       strerror(errno));
+		gw_fd_listen(ctl->fd, 0, ctl_accept_h, ctl);
+		gw_tmr_start(&ctl->accept_tmr, CTL_ACCEPT_PAUSE_MS,
+			     accept_tmr_h, ctl);
+		return;
+	}
+}
+
+static void ctl_listen(struct gw_ctl *ctl)
+{
+	if (gw_fd_listen(ctl->fd, GW_FD_READ, ctl_accept_h, ctl))
+		gw_tmr_start(&ctl->accept_tmr, CTL_ACCEPT_PAUSE_MS,
+			     accept_tmr_h, ctl);
+}
+
+static void ctl_destroy(void *data)
+{
+	struct gw_ctl *ctl = data;
+	struct ctl_cmd *c;
+	struct stat st;
+
+	gw_tmr_cancel(&ctl->accept_tmr);
+	while (ctl->conns)
+		conn_close(ctl->conns);
+	if (ctl->fd >= 0) {
+		gw_fd_close(ctl->fd);
+		close(ctl->fd);
+	}
+	/* Unlink only the file we made: a successor may own the path. */
+	if (ctl->bound && !lstat(ctl->path, &st) && st.st_dev == ctl->dev &&
+	    st.st_ino == ctl->ino)
+		unlink(ctl->path);
+	while ((c = ctl->cmds)) {
+		ctl->cmds = c->next;
+		gw_mem_deref(c);
+	}
+	gw_mem_deref(ctl->path);
+}
+
+/* Is something listening on the socket file at path? */
+static int probe_socket(const struct sockaddr_un *sa)
+{
+	int fd, err = 0;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno;
+	if (!connect(fd, (const struct sockaddr *)sa, sizeof(*sa)))
+		err = EADDRINUSE;
+	else if (errno == EAGAIN || errno == EINPROGRESS)
+		err = EADDRINUSE;	/* alive, its backlog full */
+	else if (errno == ECONNREFUSED)
+		err = unlink(sa->sun_path) && errno != ENOENT ? errno : 0;
+	else if (errno != ENOENT)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+static void cmd_help(struct gw_ctl_req *req, json_t *msg, void *arg)
+{
+	struct gw_ctl *ctl = arg;
+	struct ctl_cmd *c;
+	json_t *list = json_array();
+
+	(void)msg;
+	for (c = ctl->cmds; c; c = c->next) {
+		json_array_append_new(list, json_pack("{s:s,s:s}",
+						      "name", c->name,
+						      "help", c->help ?
+						      c->help : ""));
+	}
+	gw_ctl_reply(req, json_pack("{s:o}", "commands", list));
+}
+
+/**
+ * Listen for status clients on the UNIX socket path (mode 0660) on this
+ * thread's loop, with the limits lim (NULL, or zero fields: defaults).
+ * Returns EADDRINUSE if a live listener has path, EEXIST if path is
+ * some other file, ENAMETOOLONG if it does not fit a sockaddr_un; a stale
+ * socket file left by a dead process is replaced.  Freeing the gw_ctl
+ * closes every client and removes the socket file.
+ */
+int gw_ctl_alloc(struct gw_ctl **ctlp, const char *path,
+		 const struct gw_ctl_limits *lim)
+{
+	struct sockaddr_un sa;
+	struct gw_ctl *ctl;
+	struct stat st;
+	int err;
+
+	if (!ctlp || !path || !*path)
+		return EINVAL;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+
+	ctl = gw_mem_zalloc(sizeof(*ctl), ctl_destroy);
+	if (!ctl)
+		return ENOMEM;
+	ctl->fd = -1;
+	gw_tmr_init(&ctl->accept_tmr);
+	ctl->lim = ctl_defaults;
+	if (lim) {
+		if (lim->max_line)
+			ctl->lim.max_line = lim->max_line;
+		if (lim->max_out)
+			ctl->lim.max_out = lim->max_out;
+		if (lim->max_clients)
+			ctl->lim.max_clients = lim->max_clients;
+		if (lim->max_errors)
+			ctl->lim.max_errors = lim->max_errors;
+	}
+	ctl->path = gw_mem_strdup(path);
+	if (!ctl->path) {
+		err = ENOMEM;
+		goto out;
+	}
+	err = gw_ctl_register(ctl, "help", cmd_help, ctl,
+			      "list the commands");
+	if (err)
+		goto out;
+
+	if (!lstat(path, &st)) {
+		if (!S_ISSOCK(st.st_mode)) {
+			err = EEXIST;
+			goto out;
+		}
+		err = probe_socket(&sa);
+		if (err)
+			goto out;
+	}
+
+	ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			 0);
+	if (ctl->fd < 0) {
+		err = errno;
+		goto out;
+	}
+	/* The file gets the socket inode's mode less the umask: set it
+	 * before bind so that no wider mode is ever visible, then exactly
+	 * 0660 whatever the umask took away. */
+	(void)fchmod(ctl->fd, 0660);
+	if (bind(ctl->fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		err = errno;
+		goto out;
+	}
+	if (lstat(path, &st)) {
+		err = errno;
+		goto out;
+	}
+	ctl->bound = true;
+	ctl->dev = st.st_dev;
+	ctl->ino = st.st_ino;
+	if (chmod(path, 0660) || listen(ctl->fd, 128)) {
+		err = errno;
+		goto out;
+	}
+	err = gw_fd_listen(ctl->fd, GW_FD_READ, ctl_accept_h, ctl);
+
+ out:
+	if (err)
+		gw_mem_deref(ctl);
+	else
+		*ctlp = ctl;
+	return err;
+}
+
+/**
+ * Add the command cmd: h(req, msg, arg) runs for each request naming it,
+ * and help is its line in the "help" command's list.  EEXIST if cmd is
+ * already registered.
+ */
+int gw_ctl_register(struct gw_ctl *ctl, const char *cmd, gw_ctl_cmd_h *h,
+		    void *arg, const char *help)
+{
+	struct ctl_cmd *c, **tail;
+
+	if (!ctl || !cmd || !*cmd || !h)
+		return EINVAL;
+	if (cmd_find(ctl, cmd))
+		return EEXIST;
+	c = gw_mem_zalloc(sizeof(*c), cmd_destroy);
+	if (!c)
+		return ENOMEM;
+	c->name = gw_mem_strdup(cmd);
+	c->help = gw_mem_strdup(help ? help : "");
+	if (!c->name || !c->help) {
+		gw_mem_deref(c);
+		return ENOMEM;
+	}
+	c->h = h;
+	c->arg = arg;
+	for (tail = &ctl->cmds; *tail; tail = &(*tail)->next)
+		;
+	*tail = c;
+	return 0;
+}
+
+/** The socket's path. */
+const char *gw_ctl_path(const struct gw_ctl *ctl)
+{
+	return ctl ? ctl->path : NULL;
+}
+
+/** How many clients are connected. */
+unsigned gw_ctl_clients(const struct gw_ctl *ctl)
+{
+	return ctl ? ctl->nconns : 0;
+}

@@ -180,14 +180,19 @@ int gw_log_check_levels(const char *spec)
 }
 
 /**
- * Set levels from a spec such as "info,sip=debug,mg=warn": a bare level
- * is the default.  Nothing changes unless the whole spec is valid.
+ * Replace every level with a spec such as "info,sip=debug,mg=warn": a
+ * bare level is the default (info if none).  Nothing changes unless the
+ * whole spec is valid.
  */
 int gw_log_set_levels(const char *spec)
 {
 	int err = gw_log_check_levels(spec);
 
-	return err ? err : parse_levels(spec, true);
+	if (err)
+		return err;
+	nmodules = 0;		/* the spec replaces every level */
+	default_level = GW_LOG_INFO;
+	return parse_levels(spec, true);
 }
 
 /** The level in force for module. */
@@ -264,6 +269,23 @@ void gw_log(enum gw_log_level level, const char *module, const char *fmt, ...)
 	va_start(ap, fmt);
 	gw_vlog(level, module, fmt, ap);
 	va_end(ap);
+}
+
+/** gw_log, adding how many lines the rate limiter held back, if any. */
+void gw_log_limited(enum gw_log_level level, const char *module,
+		    unsigned suppressed, const char *fmt, ...)
+{
+	char msg[900];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (suppressed)
+		gw_log(level, module, "%s (%u more suppressed)", msg,
+		       suppressed);
+	else
+		gw_log(level, module, "%s", msg);
 }
 
 /**

@@ -69,13 +69,14 @@ const char *gw_daemon_conf_path(const struct gw_daemon *d)
 static void usage(const struct gw_daemon_desc *desc, FILE *f)
 {
 	fprintf(f,
-		"usage: %s [-c FILE] [-F] [-S] [-t] [-V] [--dump-config]\n"
+		"usage: %s [-c FILE] [-F] [-S] [-t] [-V] [-h] [--dump-config]\n"
 		"%s\n\n"
 		"  -c FILE          configuration file (default %s/junction/junction.conf)\n"
 		"  -F               stay in the foreground, log to stderr\n"
 		"  -S               log to syslog even in the foreground\n"
 		"  -t               check the configuration and exit\n"
 		"  -V               print the version and exit\n"
+		"  -h, --help       print this help and exit\n"
 		"  --dump-config    print every key with its default and exit\n",
 		desc->prog, desc->summary, SYSCONFDIR);
 }
@@ -492,6 +493,7 @@ int gw_daemon_main(int argc, char **argv, const struct gw_daemon_desc *desc)
 	};
 	char err[4096];
 	bool check_only = false;
+	char *abs_conf = NULL;
 	uint64_t usec;
 	int c, e, status = 1;
 
@@ -528,6 +530,10 @@ int gw_daemon_main(int argc, char **argv, const struct gw_daemon_desc *desc)
 		return 2;
 	}
 
+	/* The daemon changes to / and reloads later: keep an absolute path. */
+	abs_conf = realpath(d.conf_path, NULL);
+	if (abs_conf)
+		d.conf_path = abs_conf;
 	e = gw_conf_read(&d.conf, d.conf_path, err, sizeof(err));
 	if (e) {
 		fprintf(stderr, "%s", err);
@@ -535,12 +541,14 @@ int gw_daemon_main(int argc, char **argv, const struct gw_daemon_desc *desc)
 			fputc('\n', stderr);
 		fprintf(stderr, "%s: configuration %s is not valid\n",
 			desc->prog, d.conf_path);
+		free(abs_conf);
 		return 1;
 	}
 	if (check_only) {
 		printf("%s: configuration %s is valid\n", desc->prog,
 		       d.conf_path);
 		gw_mem_deref(d.conf);
+		free(abs_conf);
 		return 0;
 	}
 
@@ -549,6 +557,7 @@ int gw_daemon_main(int argc, char **argv, const struct gw_daemon_desc *desc)
 		fprintf(stderr, "%s: cannot create %s: %s\n", desc->prog,
 			gw_conf_general(d.conf)->rundir, strerror(e));
 		gw_mem_deref(d.conf);
+		free(abs_conf);
 		return 1;
 	}
 	if (!d.foreground) {
@@ -557,6 +566,7 @@ int gw_daemon_main(int argc, char **argv, const struct gw_daemon_desc *desc)
 			fprintf(stderr, "%s: cannot daemonize: %s\n",
 				desc->prog, strerror(e));
 			gw_mem_deref(d.conf);
+			free(abs_conf);
 			return 1;
 		}
 	}
@@ -607,5 +617,6 @@ int gw_daemon_main(int argc, char **argv, const struct gw_daemon_desc *desc)
 	if (gw_mem_live())
 		GW_WARN("%zu memory blocks still live at exit", gw_mem_live());
 	gw_log_close();
+	free(abs_conf);
 	return status;
 }

@@ -29,16 +29,49 @@ struct gw_mg_conf {
 	char *socket;		/* junction-mg's status socket */
 	long long restart_min_ms;	/* first back-off after a crash */
 	long long restart_max_ms;	/* back-off ceiling */
-	long long stable_ms;	/* a run this long resets the back-off */
+	long long start_timeout_ms;	/* not answering by then: restart */
+	long long stable_ms;	/* up this long: the back-off resets */
+};
+
+/* [span N]: one E1/T1 trunk; both daemons read it (junctiond its
+ * D-channel and PRI, junction-mg its bearer). */
+enum gw_span_driver { GW_DRIVER_VSPAN, GW_DRIVER_DAHDI };
+enum gw_span_signalling { GW_SIG_PRI_CPE, GW_SIG_PRI_NET };
+
+struct gw_span_conf {
+	int type;		/* enum tdm_span_type: e1, t1 */
+	int driver;		/* enum gw_span_driver */
+	int signalling;		/* enum gw_span_signalling */
+	int switchtype;		/* enum tdm_pri_switch, in its order */
+	char *framing;		/* "" = the type's usual: ccs / esf */
+	char *linecode;		/* "" = hdb3 / b8zs */
+	bool crc4;
+	long long clock;
+	bool exclusive;
+	bool overlap;
+	char *dchan;		/* vspan socket; "" = spanN.dchan */
+	char *bearer;		/* vspan socket; "" = spanN.bearer */
+	char *dahdi_dir;
+	long long dahdi_span;
+	long long dahdi_base;
 };
 
 extern const struct gw_conf_section gw_conf_schema[];
+extern const char *const gw_span_signalling_names[];
 
 int  gw_conf_read(struct gw_conf **confp, const char *path, char *err,
 		  size_t errlen);
 const struct gw_general_conf *gw_conf_general(const struct gw_conf *conf);
 const struct gw_junctiond_conf *gw_conf_junctiond(const struct gw_conf *conf);
 const struct gw_mg_conf *gw_conf_mg(const struct gw_conf *conf);
+/* The idx-th [span N] (idx from 0), its id in *idp; NULL past the end. */
+const struct gw_span_conf *gw_conf_span(const struct gw_conf *conf,
+					size_t idx, unsigned *idp);
+/* A span's hw/ config from its section (paths borrowed from the caller,
+ * already resolved). */
+struct tdm_span_conf;
+void gw_span_conf_fill(struct tdm_span_conf *c, const struct gw_span_conf *sc,
+		       unsigned id, const char *dchan, const char *bearer);
 /* path resolved against [general] rundir, as a gw_mem string. */
 char *gw_conf_runpath(const struct gw_conf *conf, const char *path);
 
@@ -88,5 +121,14 @@ extern const struct gw_subsys gw_ctl_subsys;
 /* ---- junctiond: supervision of the local MG (gateway/mgsup.c) -------- */
 
 extern const struct gw_subsys gw_mgsup_subsys;
+
+/* ---- junctiond: D-channels and PRI of each span (gateway/trunk.c) --- */
+
+extern const struct gw_subsys gw_trunk_subsys;
+bool gw_trunk_dchan_up(unsigned span);
+
+/* ---- junction-mg: the bearer of each span (gateway/bearer.c) -------- */
+
+extern const struct gw_subsys gw_bearer_subsys;
 
 #endif

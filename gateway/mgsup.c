@@ -47,12 +47,14 @@ static struct {
 	char last_exit[96];
 	char *socket;
 	struct gw_tmr tmr;		/* back-off, or the next probe */
+	struct gw_tmr start_tmr;	/* start_timeout_ms */
 	unsigned probes;
 	bool probing;			/* a status request is in flight */
 } sup;
 
 static void probe(void *arg);
 static void spawn(void *arg);
+static void start_timeout(void *arg);
 
 static int exe_beside_self(char *buf, size_t len)
 {
@@ -123,6 +125,8 @@ static void spawn(void *arg)
 	sup.probes = 0;
 	GW_INFO("started junction-mg %s (pid %d)", prog, (int)pid);
 	gw_tmr_start(&sup.tmr, 50, probe, NULL);
+	gw_tmr_start(&sup.start_tmr, (uint64_t)gw_conf_mg(
+		gw_daemon_conf(sup.d))->start_timeout_ms, start_timeout, NULL);
 }
 
 static void probe_reply(int err, json_t *reply, void *arg)
@@ -132,6 +136,7 @@ static void probe_reply(int err, json_t *reply, void *arg)
 	if (sup.state != MG_STARTING)
 		return;
 	if (!err && json_is_true(json_object_get(reply, "ok"))) {
+		gw_tmr_cancel(&sup.start_tmr);
 		sup.state = MG_RUNNING;
 		sup.up_ms = gw_now_ms();
 		GW_INFO("junction-mg (pid %d) is up after %llu ms", (int)sup.pid,
@@ -139,6 +144,18 @@ static void probe_reply(int err, json_t *reply, void *arg)
 		return;
 	}
 	gw_tmr_start(&sup.tmr, sup.probes < 20 ? 50 : 500, probe, NULL);
+}
+
+/* A junction-mg that runs but never answers is as good as dead. */
+static void start_timeout(void *arg)
+{
+	(void)arg;
+	if (sup.state != MG_STARTING || sup.pid <= 0)
+		return;
+	GW_ERR("junction-mg (pid %d) did not answer on %s in %lld ms; "
+	       "killing it", (int)sup.pid, sup.socket,
+	       gw_conf_mg(gw_daemon_conf(sup.d))->start_timeout_ms);
+	kill(sup.pid, SIGKILL);
 }
 
 /* Ask the new MG's status socket until it answers. */
@@ -164,9 +181,9 @@ static void describe_exit(int status, char *buf, size_t len)
 		snprintf(buf, len, "exited with status %d",
 			 WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
-		snprintf(buf, len, "killed by %s%s",
-			 strsignal(WTERMSIG(status)),
-			 WCOREDUMP(status) ? " (core dumped)" : "");
+		snprintf(buf, len, "killed by signal %d (SIG%s)%s",
+			 WTERMSIG(status), sigabbrev_np(WTERMSIG(status)),
+			 WCOREDUMP(status) ? ", core dumped" : "");
 	else
 		snprintf(buf, len, "ended with wait status %#x", status);
 }
@@ -174,13 +191,14 @@ static void describe_exit(int status, char *buf, size_t len)
 static void mg_died(int status)
 {
 	const struct gw_mg_conf *mg = gw_conf_mg(gw_daemon_conf(sup.d));
-	uint64_t ran = gw_now_ms() - sup.spawned_ms;
+	uint64_t now = gw_now_ms(), ran = now - sup.spawned_ms;
 
 	describe_exit(status, sup.last_exit, sizeof(sup.last_exit));
 	sup.pid = 0;
+	gw_tmr_cancel(&sup.start_tmr);
 	if (sup.state == MG_STOPPING)
 		return;
-	if (ran >= (uint64_t)mg->stable_ms)
+	if (sup.state == MG_RUNNING && now - sup.up_ms >= (uint64_t)mg->stable_ms)
 		sup.delay_ms = (uint64_t)mg->restart_min_ms;
 	sup.restarts++;
 	sup.state = MG_BACKOFF;
@@ -214,6 +232,7 @@ static int mgsup_start(struct gw_daemon *d, const struct gw_conf *conf)
 	memset(&sup, 0, sizeof(sup));
 	sup.d = d;
 	gw_tmr_init(&sup.tmr);
+	gw_tmr_init(&sup.start_tmr);
 	if (!mg->local) {
 		sup.state = MG_OFF;
 		return 0;
@@ -233,6 +252,7 @@ static void mgsup_stop(struct gw_daemon *d)
 	int status;
 
 	gw_tmr_cancel(&sup.tmr);
+	gw_tmr_cancel(&sup.start_tmr);
 	if (sup.pid > 0) {
 		sup.state = MG_STOPPING;
 		GW_INFO("stopping junction-mg (pid %d)", (int)sup.pid);

@@ -262,7 +262,7 @@ class Tap:
 
 def check(cond, msg="", *ctx):
     if not cond:
-        raise AssertionError(msg + "".join("\n" + str(c) for c in ctx))
+        raise AssertionError(str(msg) + "".join("\n" + str(c) for c in ctx))
 
 
 def connect_unix(path, timeout=5.0):
@@ -270,3 +270,137 @@ def connect_unix(path, timeout=5.0):
     s.settimeout(timeout)
     s.connect(path)
     return s
+
+
+SPANS_CONF = """
+[span 1]
+type = e1
+signalling = pri_cpe
+switchtype = euroisdn_e1
+
+[span 2]
+type = e1
+signalling = pri_cpe
+switchtype = euroisdn_e1
+"""
+
+SIM_CONF = """
+[pstnsim]
+rundir = ${JUNCTION_RUNDIR}
+socket = pstnsim.sock
+log_level = ${PSTNSIM_LOG_LEVEL:-info}
+
+[span 1]
+type = e1
+signalling = pri_net
+switchtype = euroisdn_e1
+
+[span 2]
+type = e1
+signalling = pri_net
+switchtype = euroisdn_e1
+
+[number 1000]
+behaviour = echo
+delay_ms = 500
+
+[number 2000]
+behaviour = milliwatt
+
+[number 3000]
+behaviour = dtmf-echo
+
+[number 4000]
+behaviour = busy
+
+[number 5000]
+behaviour = noanswer
+
+[number 6000]
+behaviour = unallocated
+
+[number 7000]
+behaviour = congestion
+"""
+
+
+class Pstnsim:
+    """pstnsim, the simulated PSTN switch, in a run directory (shared with
+    a Gateway when given one, so that the span sockets meet)."""
+
+    def __init__(self, rundir=None, conf=SIM_CONF):
+        self.own = rundir is None
+        self.rundir = rundir or tempfile.mkdtemp(prefix="junction-sim-")
+        self.conf = os.path.join(self.rundir, "pstnsim.conf")
+        with open(self.conf, "w") as f:
+            f.write(conf)
+        self.socket = os.path.join(self.rundir, "pstnsim.sock")
+        self.log = os.path.join(self.rundir, "pstnsim.log")
+        self.proc = None
+        on_exit(self.cleanup)
+
+    def env(self):
+        e = dict(os.environ)
+        e["JUNCTION_RUNDIR"] = self.rundir
+        return e
+
+    def start(self):
+        logf = open(self.log, "a")
+        self.proc = subprocess.Popen([prog("pstnsim"), "-c", self.conf],
+                                     env=self.env(), stdout=logf,
+                                     stderr=subprocess.STDOUT)
+        logf.close()
+        ok = wait_for(lambda: (self.cmd({"cmd": "status"}, check=False)
+                               or {}).get("ok"), 10)
+        if not ok:
+            raise RuntimeError("pstnsim did not come up:\n" + self.logtext())
+        return self.proc
+
+    def cmd(self, obj, check=True, timeout=30):
+        r = subprocess.run([prog("junctionctl"), "-s", self.socket, "--json",
+                            "-t", str(timeout * 1000), "raw", json.dumps(obj)],
+                           capture_output=True, text=True, timeout=timeout + 5)
+        try:
+            return json.loads(r.stdout)
+        except ValueError:
+            if check:
+                raise RuntimeError(f"pstnsim {obj}: rc={r.returncode} "
+                                   f"out={r.stdout!r} err={r.stderr!r}")
+            return None
+
+    def calls(self):
+        return self.cmd({"cmd": "calls"})["calls"]
+
+    def logtext(self):
+        try:
+            with open(self.log) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def cleanup(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.own and not os.environ.get("JUNCTION_KEEP_RUNDIR"):
+            shutil.rmtree(self.rundir, ignore_errors=True)
+
+
+def probe(rundir, *args, span=1, timeout=30):
+    """Run tdmprobe on span's sockets in rundir; returns (rc, events)."""
+    exe = os.path.join(BUILD, "tests", "integration", "tdmprobe")
+    r = subprocess.run([exe, "-d", os.path.join(rundir, f"span{span}.dchan"),
+                        "-b", os.path.join(rundir, f"span{span}.bearer"),
+                        "-T", str(timeout), *args],
+                       capture_output=True, text=True, timeout=timeout + 10)
+    events = [json.loads(line) for line in r.stdout.splitlines() if line]
+    return r.returncode, events, r.stderr
