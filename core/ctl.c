@@ -205,7 +205,7 @@ static void conn_send(struct ctl_conn *conn, const char *data, size_t len)
 /* Send obj as one compact line; steals obj. */
 static void conn_send_json(struct ctl_conn *conn, json_t *obj)
 {
-	char *s = json_dumps(obj, JSON_COMPACT);
+	char *s = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(10));
 	size_t len;
 
 	json_decref(obj);
@@ -367,12 +367,13 @@ void gw_ctl_reply(struct gw_ctl_req *req, json_t *obj)
 	o = reply_obj(true, req->id);
 	if (o && json_is_object(obj)) {
 		json_object_update(o, obj);
-		/* The envelope is ours, whatever the handler put in obj. */
+		/* "ok" is ours, whatever the handler put in obj; so is
+		 * "id" when the request carried one to be echoed.  A
+		 * request without one leaves "id" to the handler (pstnsim's
+		 * call command answers with the new call's id). */
 		json_object_set_new(o, "ok", json_true());
 		if (req->id)
 			json_object_set(o, "id", req->id);
-		else
-			json_object_del(o, "id");
 	} else if (o && obj) {
 		json_object_set(o, "result", obj);
 	}
@@ -430,7 +431,7 @@ void gw_ctl_broadcast(struct gw_ctl *ctl, json_t *obj)
 		json_decref(obj);
 		return;
 	}
-	s = json_dumps(obj, JSON_COMPACT);
+	s = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(10));
 	json_decref(obj);
 	if (!s)
 		return;

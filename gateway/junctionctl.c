@@ -271,7 +271,7 @@ static char *value_text(const json_t *v)
 		json_array_foreach(v, i, e) {
 			if (!joined)
 				return NULL;
-			t = json_is_object(e) ? json_dumps(e, JSON_COMPACT) :
+			t = json_is_object(e) ? json_dumps(e, JSON_COMPACT | JSON_REAL_PRECISION(10)) :
 				value_text(e);
 			if (!t)
 				continue;
@@ -286,7 +286,7 @@ static char *value_text(const json_t *v)
 		}
 		return joined;
 	default:
-		return json_dumps(v, JSON_COMPACT);
+		return json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(10));
 	}
 }
 
@@ -312,6 +312,44 @@ static void flatten(json_t *flat, const char *prefix, const json_t *obj)
 		json_object_set_new(flat, name, json_string(t ? t : "?"));
 		free(t);
 	}
+}
+
+/*
+ * The columns an operator wants first for the wide replies; others stay
+ * in --json.  A command not listed shows every column.
+ */
+static const struct view {
+	const char *cmd;
+	const char *cols[16];
+} views[] = {
+	{"spans", {"id", "type", "signalling", "state", "dchan", "bearer",
+		   "alarms", "channels.in_use", "channels.total",
+		   "counters.slips", "counters.bad_frames", "calls", NULL}},
+	{"calls", {"id", "state", "direction", "from", "to", "span", "ts",
+		   "codec", "behaviour", "cause", NULL}},
+};
+
+static const char *const *view_cols;
+
+static void set_view(const char *cmd)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(views) / sizeof(views[0]); i++)
+		if (!strcmp(views[i].cmd, cmd))
+			view_cols = views[i].cols;
+}
+
+static bool in_view(const char *col)
+{
+	const char *const *c;
+
+	if (!view_cols)
+		return true;
+	for (c = view_cols; *c; c++)
+		if (!strcmp(*c, col))
+			return true;
+	return false;
 }
 
 static bool is_table(const json_t *v)
@@ -344,12 +382,22 @@ static void print_table(const json_t *rows)
 
 		flatten(f, NULL, row);
 		json_object_foreach(f, key, v) {
+			if (!in_view(key))
+				continue;
 			if (!json_object_get(seen, key)) {
 				json_object_set_new(seen, key, json_true());
 				json_array_append_new(cols, json_string(key));
 			}
 		}
 		json_array_append_new(flats, f);
+	}
+	if (view_cols) {
+		const char *const *vc;
+
+		json_array_clear(cols);
+		for (vc = view_cols; *vc; vc++)
+			if (json_object_get(seen, *vc))
+				json_array_append_new(cols, json_string(*vc));
 	}
 	ncols = json_array_size(cols);
 	width = calloc(ncols ? ncols : 1, sizeof(*width));
@@ -662,7 +710,7 @@ int main(int argc, char **argv)
 	}
 	ok = json_object_get(reply, "ok");
 	if (!json_is_boolean(ok)) {
-		line = json_dumps(reply, JSON_COMPACT);
+		line = json_dumps(reply, JSON_COMPACT | JSON_REAL_PRECISION(10));
 		fprintf(stderr, "%s: bad reply (no \"ok\"): %s\n", prog,
 			line ? line : "?");
 		free(line);
@@ -671,7 +719,7 @@ int main(int argc, char **argv)
 	}
 
 	if (json_out) {
-		line = json_dumps(reply, JSON_COMPACT);
+		line = json_dumps(reply, JSON_COMPACT | JSON_REAL_PRECISION(10));
 		if (line)
 			printf("%s\n", line);
 		free(line);
@@ -679,8 +727,10 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[optind], "status") &&
 		    json_object_get(reply, "program"))
 			print_status(reply);
-		else
+		else {
+			set_view(argv[optind]);
 			print_generic(reply, NULL);
+		}
 	}
 	if (!json_is_true(ok)) {
 		const char *msg = json_string_value(json_object_get(reply,

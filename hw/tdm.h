@@ -163,6 +163,7 @@ enum tdm_pri_switch {
 
 struct tdm_pri_conf {
 	unsigned span;			/* for logs */
+	enum tdm_span_type type;	/* E1 or T1: which timeslots exist */
 	enum tdm_pri_node node;
 	enum tdm_pri_switch switchtype;
 	bool exclusive;			/* channel id exclusive, not preferred */
@@ -204,7 +205,7 @@ struct tdm_pri_event {
 	struct tdm_pri_call *call;	/* NULL for link, restart, service */
 	unsigned ts;			/* timeslot, 0 if none */
 	int cause;			/* Q.850 (DISCONNECT, RELEASE) */
-	int location;			/* Q.850 location */
+	int location;			/* Q.850 location; -1 if unknown */
 	int progress;			/* progress indicator (PROGRESS, ...) */
 	bool inband;			/* in-band information available */
 	struct tdm_pri_number called, calling, redirecting;
@@ -249,10 +250,15 @@ int  tdm_pri_answer(struct tdm_pri *pri, struct tdm_pri_call *call,
 int  tdm_pri_info(struct tdm_pri *pri, struct tdm_pri_call *call,
 		  const char *digits);
 /* Clear with a Q.850 cause; also the answer to TDM_PRI_DISCONNECT.  The
- * call handle stays valid until its TDM_PRI_RELEASE event. */
+ * call handle stays valid until its TDM_PRI_RELEASE handler returns,
+ * RELEASE being its only event after a hangup.  Events that a request
+ * causes arrive from the loop, never inside the request. */
 int  tdm_pri_hangup(struct tdm_pri *pri, struct tdm_pri_call *call,
 		    int cause);
-int  tdm_pri_restart(struct tdm_pri *pri, unsigned ts);	/* 0: all */
+/* ts 0: every bearer timeslot, one message each (libpri 1.6 cannot send
+ * either for the whole interface).  SERVICE exists for national, 4ess and
+ * 5ess only: ENOTSUP elsewhere. */
+int  tdm_pri_restart(struct tdm_pri *pri, unsigned ts);
 int  tdm_pri_service(struct tdm_pri *pri, unsigned ts, bool in_service);
 void *tdm_pri_call_user(const struct tdm_pri_call *call);
 void tdm_pri_call_set_user(struct tdm_pri_call *call, void *user);

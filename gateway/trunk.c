@@ -1,0 +1,452 @@
+/* gateway/trunk.c - junctiond's side of each span: the D-channel and its PRI */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GW_LOG_MOD "trunk"
+#include "gw.h"
+#include "tdm.h"
+
+/*
+ * junctiond drives the signalling half of every [span N]: the D-channel
+ * transport and a libpri instance on it.  The bearer half belongs to
+ * junction-mg; `spans` and `channels` merge what the MG reports about it.
+ * Until call control is configured, an incoming SETUP is refused with
+ * cause 3 (no route to destination, Q.850).
+ */
+
+struct trunk {
+	unsigned id;
+	enum gw_span_signalling sig;
+	struct tdm_span *span;
+	struct tdm_pri *pri;
+	bool dchan_up;
+	unsigned dchan_downs;
+	uint64_t dchan_since;
+	unsigned calls_rejected;
+	struct tdm_pri_call *calls[TDM_MAX_TS];
+};
+
+static struct {
+	struct gw_daemon *d;
+	struct trunk **v;
+	size_t n;
+	char *mg_socket;	/* the local MG's status socket, or NULL */
+} tr;
+
+static struct trunk *trunk_find(unsigned id)
+{
+	size_t i;
+
+	for (i = 0; i < tr.n; i++)
+		if (tr.v[i]->id == id)
+			return tr.v[i];
+	return NULL;
+}
+
+static void span_state(struct tdm_span *span, enum tdm_span_state state,
+		       unsigned alarms, void *arg)
+{
+	struct trunk *t = arg;
+	char *list = json_dumps(tdm_alarms_json(alarms), JSON_COMPACT);
+
+	(void)span;
+	GW_INFO("span %u: %s, alarms %s", t->id, tdm_span_state_name(state),
+		list ? list : "?");
+	free(list);
+}
+
+static void dchan_rx(struct tdm_span *span, const uint8_t *frame, size_t len,
+		     void *arg)
+{
+	struct trunk *t = arg;
+
+	(void)span;
+	tdm_pri_input(t->pri, frame, len);
+}
+
+static int pri_send(const uint8_t *frame, size_t len, void *arg)
+{
+	struct trunk *t = arg;
+
+	return tdm_dchan_send(t->span, frame, len);
+}
+
+static void set_chan(struct trunk *t, unsigned ts, enum tdm_chan_state st)
+{
+	struct tdm_chan *ch = tdm_span_chan(t->span, ts);
+
+	if (ch)
+		tdm_chan_set_state(ch, st);
+}
+
+static void forget_call(struct trunk *t, struct tdm_pri_call *call)
+{
+	unsigned ts;
+
+	for (ts = 0; ts < TDM_MAX_TS; ts++) {
+		if (t->calls[ts] != call)
+			continue;
+		t->calls[ts] = NULL;
+		set_chan(t, ts, TDM_CHAN_IDLE);
+	}
+}
+
+static void pri_event(struct tdm_pri *pri, const struct tdm_pri_event *ev,
+		      void *arg)
+{
+	struct trunk *t = arg;
+
+	GW_DBG("span %u: %s ts %u cause %d", t->id,
+	       tdm_pri_ev_name(ev->type), ev->ts, ev->cause);
+	switch (ev->type) {
+	case TDM_PRI_DCHAN_UP:
+		t->dchan_up = true;
+		t->dchan_since = gw_now_ms();
+		GW_INFO("span %u: D-channel up", t->id);
+		break;
+	case TDM_PRI_DCHAN_DOWN:
+		t->dchan_up = false;
+		t->dchan_since = gw_now_ms();
+		t->dchan_downs++;
+		GW_WARN("span %u: D-channel down", t->id);
+		break;
+	case TDM_PRI_SETUP:
+		if (ev->ts && ev->ts < TDM_MAX_TS) {
+			t->calls[ev->ts] = ev->call;
+			set_chan(t, ev->ts, TDM_CHAN_IN_USE);
+		}
+		t->calls_rejected++;
+		GW_INFO("span %u: call from '%s' to '%s' on ts %u refused: no "
+			"call control configured", t->id, ev->calling.digits,
+			ev->called.digits, ev->ts);
+		tdm_pri_hangup(pri, ev->call, 3);
+		break;
+	case TDM_PRI_DISCONNECT:
+		tdm_pri_hangup(pri, ev->call, ev->cause ? ev->cause : 16);
+		break;
+	case TDM_PRI_RELEASE:
+		forget_call(t, ev->call);
+		break;
+	case TDM_PRI_RESTART:
+		GW_INFO("span %u: RESTART of %s", t->id,
+			ev->ts ? "one channel" : "the interface");
+		if (ev->ts)
+			set_chan(t, ev->ts, TDM_CHAN_IDLE);
+		break;
+	case TDM_PRI_SERVICE:
+		set_chan(t, ev->ts, ev->in_service ? TDM_CHAN_IDLE :
+			 TDM_CHAN_BLOCKED);
+		break;
+	default:
+		break;
+	}
+}
+
+static void trunk_destroy(void *arg)
+{
+	struct trunk *t = arg;
+
+	gw_mem_deref(t->pri);
+	gw_mem_deref(t->span);
+}
+
+static int trunk_alloc(struct trunk **tp, const struct gw_conf *conf,
+		       const struct gw_span_conf *sc, unsigned id)
+{
+	struct tdm_span_conf c = {0};
+	struct tdm_pri_conf pc = {0};
+	char *dchan = NULL, *bearer = NULL, name[32];
+	struct trunk *t;
+	int err;
+
+	t = gw_mem_zalloc(sizeof(*t), trunk_destroy);
+	if (!t)
+		return ENOMEM;
+	t->id = id;
+	t->sig = (enum gw_span_signalling)sc->signalling;
+
+	snprintf(name, sizeof(name), "span%u.dchan", id);
+	dchan = gw_conf_runpath(conf, sc->dchan[0] ? sc->dchan : name);
+	snprintf(name, sizeof(name), "span%u.bearer", id);
+	bearer = gw_conf_runpath(conf, sc->bearer[0] ? sc->bearer : name);
+	if (!dchan || !bearer) {
+		err = ENOMEM;
+		goto out;
+	}
+	gw_span_conf_fill(&c, sc, id, dchan, bearer);
+
+	err = tdm_span_alloc(&t->span, &c, span_state, t);
+	if (err) {
+		GW_ERR("span %u: %s", id, strerror(err));
+		goto out;
+	}
+	err = tdm_dchan_open(t->span, dchan_rx, t);
+	if (err)
+		goto out;
+
+	pc.span = id;
+	pc.type = c.type;
+	pc.node = t->sig == GW_SIG_PRI_NET ? TDM_PRI_NET : TDM_PRI_CPE;
+	pc.switchtype = (enum tdm_pri_switch)sc->switchtype;
+	pc.exclusive = sc->exclusive;
+	pc.overlap = sc->overlap;
+	err = tdm_pri_alloc(&t->pri, &pc, pri_send, pri_event, t);
+	if (err) {
+		GW_ERR("span %u: PRI: %s", id, strerror(err));
+		goto out;
+	}
+	err = tdm_span_start(t->span, TDM_OPEN_DCHAN);
+	if (err)
+		GW_ERR("span %u: cannot start: %s", id, strerror(err));
+ out:
+	gw_mem_deref(dchan);
+	gw_mem_deref(bearer);
+	if (err)
+		gw_mem_deref(t);
+	else
+		*tp = t;
+	return err;
+}
+
+/* ---- status commands ------------------------------------------------ */
+
+static json_t *trunk_json(const struct trunk *t)
+{
+	json_t *o = tdm_span_json(t->span);
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "signalling",
+			    json_string(gw_span_signalling_names[t->sig]));
+	json_object_set_new(o, "dchan", json_string(t->dchan_up ? "up" :
+						    "down"));
+	json_object_set_new(o, "dchan_downs", json_integer(t->dchan_downs));
+	json_object_set_new(o, "calls_rejected",
+			    json_integer(t->calls_rejected));
+	return o;
+}
+
+static json_t *mg_span(json_t *mgreply, unsigned id)
+{
+	json_t *a = json_object_get(mgreply, "spans"), *s;
+	size_t i;
+
+	json_array_foreach(a, i, s)
+		if (json_integer_value(json_object_get(s, "id")) == id)
+			return s;
+	return NULL;
+}
+
+static int state_rank(const char *s)
+{
+	return !s ? 0 : !strcmp(s, "up") ? 2 : !strcmp(s, "alarm") ? 1 : 0;
+}
+
+/*
+ * One span as operators see it: the D-channel side from here, the
+ * bearer side from the MG.  The span is only as good as its worse half;
+ * alarms are the union; the bearer's counters replace ours (we carry no
+ * bearer frames).
+ */
+static void merge_bearer(json_t *o, json_t *mg)
+{
+	const char *ours = json_string_value(json_object_get(o, "state"));
+	const char *theirs = json_string_value(json_object_get(mg, "state"));
+	json_t *alarms = json_object_get(o, "alarms"), *a, *c, *mc;
+	const char *k;
+	size_t i, j;
+
+	json_object_set_new(o, "bearer", json_string(theirs ? theirs : "?"));
+	if (state_rank(theirs) < state_rank(ours))
+		json_object_set_new(o, "state", json_string(theirs));
+	json_array_foreach(json_object_get(mg, "alarms"), i, a) {
+		bool have = false;
+		json_t *b;
+
+		json_array_foreach(alarms, j, b)
+			have |= json_equal(a, b);
+		if (!have)
+			json_array_append(alarms, a);
+	}
+	c = json_object_get(o, "counters");
+	mc = json_object_get(mg, "counters");
+	json_object_foreach(mc, k, a)
+		if (strncmp(k, "dchan_", 6))
+			json_object_set(c, k, a);
+}
+
+struct spans_req {
+	struct gw_ctl_req *req;
+	bool channels;
+};
+
+static void spans_reply(int err, json_t *mgreply, void *arg)
+{
+	struct spans_req *sr = arg;
+	json_t *o = json_object(), *a = json_array();
+	size_t i;
+
+	for (i = 0; i < tr.n; i++) {
+		struct trunk *t = tr.v[i];
+		json_t *s = trunk_json(t), *m;
+
+		if (!s)
+			continue;
+		m = err ? NULL : mg_span(mgreply, t->id);
+		if (m)
+			merge_bearer(s, m);
+		else
+			json_object_set_new(s, "bearer", json_string(
+				tr.mg_socket ? "unknown" : "remote"));
+		json_array_append_new(a, s);
+	}
+	json_object_set_new(o, "spans", a);
+	if (err && tr.mg_socket)
+		json_object_set_new(o, "mg_error", json_string(strerror(err)));
+	gw_ctl_reply(sr->req, o);
+	gw_mem_deref(sr);
+}
+
+static void chan_json(json_t *a, const struct trunk *t, json_t *mgspan)
+{
+	unsigned ts;
+
+	for (ts = 1; ts < TDM_MAX_TS; ts++) {
+		struct tdm_chan *ch = tdm_span_chan(t->span, ts);
+		json_t *c;
+
+		if (!ch)
+			continue;
+		c = json_object();
+		json_object_set_new(c, "span", json_integer(t->id));
+		json_object_set_new(c, "ts", json_integer(ts));
+		json_object_set_new(c, "state", json_string(
+			tdm_chan_state_name(tdm_chan_state(ch))));
+		json_object_set_new(c, "call", json_null());
+		if (mgspan)
+			json_object_set_new(c, "bearer", json_string(
+				json_string_value(json_object_get(mgspan,
+								  "state"))));
+		json_array_append_new(a, c);
+	}
+}
+
+static void channels_reply(int err, json_t *mgreply, void *arg)
+{
+	struct spans_req *sr = arg;
+	json_t *o = json_object(), *a = json_array();
+	size_t i;
+
+	for (i = 0; i < tr.n; i++)
+		chan_json(a, tr.v[i], err ? NULL :
+			  mg_span(mgreply, tr.v[i]->id));
+	json_object_set_new(o, "channels", a);
+	gw_ctl_reply(sr->req, o);
+	gw_mem_deref(sr);
+}
+
+static void cmd_spans(struct gw_ctl_req *req, json_t *msg, void *arg)
+{
+	struct spans_req *sr = gw_mem_zalloc(sizeof(*sr), NULL);
+	gw_ctl_resp_h *h = arg ? channels_reply : spans_reply;
+	json_t *q;
+
+	(void)msg;
+	if (!sr) {
+		gw_ctl_error(req, "out of memory");
+		return;
+	}
+	sr->req = req;
+	if (!tr.mg_socket) {
+		h(ENOTCONN, NULL, sr);
+		return;
+	}
+	/* What only the MG knows, the bearer, comes from its socket. */
+	q = json_pack("{s:s}", "cmd", "spans");
+	if (gw_ctl_request(tr.mg_socket, q, 1000, h, sr))
+		h(ENOTCONN, NULL, sr);
+	json_decref(q);
+}
+
+/* ---- the subsystem -------------------------------------------------- */
+
+static void trunk_stop(struct gw_daemon *d)
+{
+	size_t i;
+
+	(void)d;
+	for (i = 0; i < tr.n; i++)
+		gw_mem_deref(tr.v[i]);
+	free(tr.v);
+	tr.v = NULL;
+	tr.n = 0;
+	tr.mg_socket = gw_mem_deref(tr.mg_socket);
+}
+
+static int trunk_start(struct gw_daemon *d, const struct gw_conf *conf)
+{
+	const struct gw_span_conf *sc;
+	const struct gw_mg_conf *mg = gw_conf_mg(conf);
+	unsigned id;
+	size_t i, n = 0;
+	int err = 0;
+
+	memset(&tr, 0, sizeof(tr));
+	tr.d = d;
+	while (gw_conf_span(conf, n, NULL))
+		n++;
+	tr.v = calloc(n ? n : 1, sizeof(*tr.v));
+	if (!tr.v)
+		return ENOMEM;
+	for (i = 0; i < n; i++) {
+		sc = gw_conf_span(conf, i, &id);
+		err = trunk_alloc(&tr.v[tr.n], conf, sc, id);
+		if (err)
+			goto out;
+		tr.n++;
+	}
+	if (mg->local) {
+		tr.mg_socket = gw_conf_runpath(conf, mg->socket);
+		if (!tr.mg_socket) {
+			err = ENOMEM;
+			goto out;
+		}
+	}
+	gw_ctl_register(gw_daemon_ctl(d), "spans", cmd_spans, NULL,
+			"each span: type, signalling, state, alarms, "
+			"D-channel, counters");
+	gw_ctl_register(gw_daemon_ctl(d), "channels", cmd_spans, &tr,
+			"each bearer channel: state and call");
+ out:
+	if (err)
+		trunk_stop(d);
+	return err;
+}
+
+static void trunk_status(struct gw_daemon *d, json_t *o)
+{
+	size_t i, up = 0;
+
+	(void)d;
+	for (i = 0; i < tr.n; i++)
+		up += tr.v[i]->dchan_up;
+	json_object_set_new(o, "spans", json_integer((json_int_t)tr.n));
+	json_object_set_new(o, "dchans_up", json_integer((json_int_t)up));
+}
+
+const struct gw_subsys gw_trunk_subsys = {
+	.name = "trunks",
+	.start = trunk_start,
+	.stop = trunk_stop,
+	.status = trunk_status,
+};
+
+/** The D-channel state of span id, for call control: NULL if unknown. */
+bool gw_trunk_dchan_up(unsigned id)
+{
+	struct trunk *t = trunk_find(id);
+
+	return t && t->dchan_up;
+}
