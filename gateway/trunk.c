@@ -222,6 +222,10 @@ static json_t *trunk_json(const struct trunk *t)
 			    json_string(gw_span_signalling_names[t->sig]));
 	json_object_set_new(o, "dchan", json_string(t->dchan_up ? "up" :
 						    "down"));
+	/* A PRI span without its D-channel carries no call: for the
+	 * operator it is down, whatever layer 1 says. */
+	if (!t->dchan_up && tdm_span_state(t->span) == TDM_SPAN_UP)
+		json_object_set_new(o, "state", json_string("down"));
 	json_object_set_new(o, "dchan_downs", json_integer(t->dchan_downs));
 	json_object_set_new(o, "calls_rejected",
 			    json_integer(t->calls_rejected));

@@ -441,9 +441,15 @@ static int io_write(struct pri *ctrl, void *buf, int buflen)
 		}
 	}
 	err = pri->sendh(buf, (size_t)buflen, pri->arg);
-	if (err && gw_log_limit_pass(&pri->tx_lim, 15000, &sup))
-		GW_WARN("span %u: D-channel send failed: %s (%u suppressed)",
-			pri->conf.span, strerror(err), sup);
+	/* Before the transport is linked (start-up, a lost peer) Q.921
+	 * retransmits by itself: only other failures are worth a line. */
+	if (err == ENOTCONN)
+		GW_DBG("span %u: D-channel not linked; frame dropped",
+		       pri->conf.span);
+	else if (err && gw_log_limit_pass(&pri->tx_lim, 15000, &sup))
+		gw_log_limited(GW_LOG_WARN, GW_LOG_MOD, sup,
+			       "span %u: D-channel send failed: %s",
+			       pri->conf.span, strerror(err));
 	return buflen;
 }
 

@@ -1206,6 +1206,38 @@ int sim_switch_dchan(struct sim_switch *sw, unsigned span, bool up)
 }
 
 /**
+ * Send RESTART for timeslot ts of the span (0: every B-channel), as a
+ * switch does to recover a channel whose state it lost (Q.931 5.5).  The
+ * calls on it end at once, without DISCONNECT.
+ */
+int sim_switch_restart(struct sim_switch *sw, unsigned span, unsigned ts)
+{
+	struct sim_span *sp = span_find(sw, span);
+
+	if (!sp || !sp->pri)
+		return ENOENT;
+	if (ts && !tdm_span_is_bearer_ts(sp->span, ts))
+		return EINVAL;
+	return tdm_pri_restart(sp->pri, ts);
+}
+
+/**
+ * Take timeslot ts (0: all) out of service or back in, with SERVICE
+ * messages (national, 4ess, 5ess: ENOTSUP on the other switch types).
+ */
+int sim_switch_service(struct sim_switch *sw, unsigned span, unsigned ts,
+		       bool in_service)
+{
+	struct sim_span *sp = span_find(sw, span);
+
+	if (!sp || !sp->pri)
+		return ENOENT;
+	if (ts && !tdm_span_is_bearer_ts(sp->span, ts))
+		return EINVAL;
+	return tdm_pri_service(sp->pri, ts, in_service);
+}
+
+/**
  * Raise or clear alarm bits toward the gateway.  A red alarm (LOS, AIS,
  * LOF) takes the line down: the span's calls are cleared (cause 38,
  * network out of order) and their media stops at once.

@@ -366,6 +366,70 @@ static void cmd_dchan(struct gw_ctl_req *req, json_t *msg, void *arg)
 	gw_ctl_reply(req, NULL);
 }
 
+/* "ts": a B-channel, or 0 (the default) for all of them. */
+static bool get_ts(struct gw_ctl_req *req, json_t *msg, unsigned *tsp)
+{
+	json_t *ts = json_object_get(msg, "ts");
+
+	if (!ts) {
+		*tsp = 0;
+		return true;
+	}
+	if (!json_is_integer(ts) || json_integer_value(ts) < 0 ||
+	    json_integer_value(ts) > 31) {
+		gw_ctl_error(req, "'ts' must be a timeslot 1..31, or 0 for "
+			     "all");
+		return false;
+	}
+	*tsp = (unsigned)json_integer_value(ts);
+	return true;
+}
+
+static void cmd_restart(struct gw_ctl_req *req, json_t *msg, void *arg)
+{
+	static const char *const fields[] = {"span", "ts", NULL};
+	struct pstnsim *p = arg;
+	unsigned span, ts;
+	int err;
+
+	if (!fields_ok(req, msg, fields) || !get_span(req, msg, p, &span) ||
+	    !get_ts(req, msg, &ts))
+		return;
+	err = sim_switch_restart(p->sw, span, ts);
+	if (err) {
+		gw_ctl_error(req, "restart failed: %s", err == EINVAL ?
+			     "not a B-channel" : strerror(err));
+		return;
+	}
+	GW_INFO("span %u: RESTART of %s by request", span,
+		ts ? "one channel" : "every channel");
+	gw_ctl_reply(req, NULL);
+}
+
+static void cmd_service(struct gw_ctl_req *req, json_t *msg, void *arg)
+{
+	static const char *const fields[] = {"span", "ts", "in", NULL};
+	struct pstnsim *p = arg;
+	unsigned span, ts;
+	bool in;
+	int err;
+
+	if (!fields_ok(req, msg, fields) || !get_span(req, msg, p, &span) ||
+	    !get_ts(req, msg, &ts) || !get_bool(req, msg, "in", &in))
+		return;
+	err = sim_switch_service(p->sw, span, ts, in);
+	if (err) {
+		gw_ctl_error(req, "service failed: %s", err == ENOTSUP ?
+			     "this switch type has no SERVICE messages" :
+			     err == EINVAL ? "not a B-channel" :
+			     strerror(err));
+		return;
+	}
+	GW_INFO("span %u: %s %s service by request", span,
+		ts ? "one channel" : "every channel", in ? "in" : "out of");
+	gw_ctl_reply(req, NULL);
+}
+
 static void cmd_alarm(struct gw_ctl_req *req, json_t *msg, void *arg)
 {
 	static const char *const fields[] = {"span", "alarm", "on", NULL};
@@ -485,6 +549,11 @@ static int ctl_start(struct pstnsim *p)
 		 "send numbered frames on every free B-channel of span for "
 		 "seconds (default 10) and check them back from a line "
 		 "loopback: frames, timeslots, bad, slips"},
+		{"restart", cmd_restart,
+		 "send RESTART for a B-channel (ts) or all of a span"},
+		{"service", cmd_service,
+		 "SERVICE: take a B-channel (ts) or all out of (in: false) "
+		 "or into service; national, 4ess, 5ess only"},
 		{"shutdown", cmd_shutdown, "stop pstnsim"},
 	};
 	const struct sim_main_conf *m = sim_conf_main(p->conf);

@@ -177,6 +177,9 @@ int  sim_switch_call(struct sim_switch *sw, const struct sim_call_req *req,
 int  sim_switch_hangup(struct sim_switch *sw, const char *id, int cause);
 /* A simulated D-channel failure (up false) or its repair. */
 int  sim_switch_dchan(struct sim_switch *sw, unsigned span, bool up);
+int  sim_switch_restart(struct sim_switch *sw, unsigned span, unsigned ts);
+int  sim_switch_service(struct sim_switch *sw, unsigned span, unsigned ts,
+			bool in_service);
 /* Raise or clear TDM_ALARM_* bits towards the gateway. */
 int  sim_switch_alarm(struct sim_switch *sw, unsigned span, unsigned alarm,
 		      bool on);

@@ -404,3 +404,26 @@ def probe(rundir, *args, span=1, timeout=30):
                        capture_output=True, text=True, timeout=timeout + 10)
     events = [json.loads(line) for line in r.stdout.splitlines() if line]
     return r.returncode, events, r.stderr
+
+
+def probe_start(rundir, *args, span=1, timeout=60):
+    """tdmprobe in the background; read its events with probe_events."""
+    exe = os.path.join(BUILD, "tests", "integration", "tdmprobe")
+    pr = subprocess.Popen([exe, "-d", os.path.join(rundir, f"span{span}.dchan"),
+                           "-b", os.path.join(rundir, f"span{span}.bearer"),
+                           "-T", str(timeout), *args],
+                          stdout=subprocess.PIPE, text=True)
+    on_exit(lambda: pr.poll() is None and (pr.kill(), pr.wait()))
+    os.set_blocking(pr.stdout.fileno(), False)
+    pr.events = []
+    return pr
+
+
+def probe_events(pr):
+    """Events the background probe printed so far."""
+    while True:
+        line = pr.stdout.readline()
+        if not line:
+            break
+        pr.events.append(json.loads(line))
+    return pr.events

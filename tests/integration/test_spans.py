@@ -7,8 +7,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (DEFAULT_CONF, SPANS_CONF, Gateway, Pstnsim, Tap,  # noqa: E402
-                     check, probe, wait_for)
+from harness import (DEFAULT_CONF, SIM_CONF, SPANS_CONF, Gateway,  # noqa: E402
+                     Pstnsim, Tap, check, probe, probe_events, probe_start,
+                     wait_for)
 
 tap = Tap()
 
@@ -216,6 +217,119 @@ def pri_call_from_pstnsim_full_sequence():
     check(setup[0]["layer1"] == 3, "not A-law", setup)
     check("disconnect" in names and "release" in names, names)
     check(events(evs, "disconnect")[0]["cause"] == 16, evs)
+
+
+def connected_call(sim, number="2000"):
+    """A probe call to number, answered; returns the probe and the ts."""
+    pr = probe_start(sim.rundir, "call", "5551234", number, "600000")
+
+    def connect():
+        return [e for e in probe_events(pr) if e["event"] == "connect"]
+    check(wait_for(connect, 10), "no connect", probe_events(pr))
+    ev = [e for e in probe_events(pr) if e.get("ts")]
+    return pr, ev[0]["ts"]
+
+
+def released(pr, timeout):
+    def rel():
+        return [e for e in probe_events(pr) if e["event"] == "release"]
+    return wait_for(rel, timeout)
+
+
+@tap.test
+def restart_in_the_middle_of_a_call():
+    sim = Pstnsim()
+    sim.start()
+    pr, ts = connected_call(sim)
+    r = sim.cmd({"cmd": "restart", "span": 1, "ts": ts})
+    check(r["ok"], r)
+    rel = released(pr, 5)
+    check(rel, "the call survived a RESTART", probe_events(pr))
+    names = [e["event"] for e in probe_events(pr)]
+    check("restart" in names, names)
+    pr.wait(5)
+    check(wait_for(lambda: all(c["state"] == "released"
+                               for c in sim.calls()), 5), sim.calls())
+    r = sim.cmd({"cmd": "restart", "span": 1, "ts": 16})
+    check(not r["ok"], "RESTART of the D-channel accepted", r)
+
+
+@tap.test
+def dchannel_lost_in_the_middle_of_a_call():
+    sim = Pstnsim()
+    sim.start()
+    pr, ts = connected_call(sim)
+    t0 = time.monotonic()
+    check(sim.cmd({"cmd": "dchan", "span": 1, "up": False})["ok"])
+    rel = released(pr, 40)
+    check(rel, "the call was never cleared", probe_events(pr))
+    print(f"# call on ts {ts} cleared {time.monotonic() - t0:.1f} s after "
+          f"the D-channel failed, cause {rel[0].get('cause')}")
+    check(rel[0].get("cause"), "no cause", rel)
+    check(sim.cmd({"cmd": "dchan", "span": 1, "up": True})["ok"])
+
+
+@tap.test
+def far_end_that_never_answers_layer2():
+    gw = Gateway(DEFAULT_CONF + SPANS_CONF)
+    sim = Pstnsim(gw.rundir)
+    sim.start()
+    check(sim.cmd({"cmd": "dchan", "span": 1, "up": False})["ok"])
+    gw.start()
+    time.sleep(4)
+    s = spans(gw)
+    check(s[1]["dchan"] == "down" and s[1]["state"] == "down", s[1])
+    check(s[2]["dchan"] == "up", s[2])
+    check(gw.proc.poll() is None, "junctiond died")
+    check(sim.cmd({"cmd": "dchan", "span": 1, "up": True})["ok"])
+    check(wait_for(lambda: all_up(gw), 15), "span 1 never came up",
+          spans(gw))
+
+
+T1_CONF = """
+[span 1]
+type = t1
+signalling = pri_cpe
+switchtype = national
+"""
+
+
+@tap.test
+def t1_span_service_and_mulaw_bearer():
+    gw = Gateway(DEFAULT_CONF + T1_CONF)
+    sim_conf = SIM_CONF.split("[span 1]")[0] + """
+[span 1]
+type = t1
+signalling = pri_net
+switchtype = national
+"""
+    sim = Pstnsim(gw.rundir, conf=sim_conf)
+    sim.start()
+    gw.start()
+
+    def up():
+        s = spans(gw)
+        return s[1]["dchan"] == "up" and s[1]["state"] == "up"
+    check(wait_for(up, 5), "T1 span not up", spans(gw))
+    s = spans(gw)[1]
+    check(s["type"] == "t1" and s["channels"]["total"] == 23, s)
+
+    def chan(ts):
+        return [c for c in gw.ctl_json("channels")["channels"]
+                if c["ts"] == ts][0]
+    r = sim.cmd({"cmd": "service", "span": 1, "ts": 5, "in": False})
+    check(r["ok"], r)
+    check(wait_for(lambda: chan(5)["state"] == "blocked", 5),
+          "ts 5 not blocked", chan(5))
+    r = sim.cmd({"cmd": "service", "span": 1, "ts": 5, "in": True})
+    check(r["ok"], r)
+    check(wait_for(lambda: chan(5)["state"] == "idle", 5), chan(5))
+    r = gw.ctl_json("raw", '{"cmd":"loopback","span":1,"on":true}',
+                    sock=gw.mg_socket)
+    check(r["ok"], r)
+    r = sim.cmd({"cmd": "bearer_test", "span": 1, "seconds": 3}, timeout=10)
+    check(r["ok"] and r["timeslots"] == 23 and r["bad"] == 0
+          and r["slips"] == 0 and r["frames"] >= 140, r)
 
 
 @tap.test
