@@ -61,11 +61,15 @@ static int set_loopback(struct bearer *b, bool on)
 			tdm_chan_close(ch);
 			continue;
 		}
-		if (tdm_chan_is_open(ch))
-			return EBUSY;
-		err = tdm_chan_open(ch, loop_frame, b);
-		if (err)
+		err = tdm_chan_is_open(ch) ? EBUSY :
+			tdm_chan_open(ch, loop_frame, b);
+		if (err) {
+			/* All or nothing: undo the channels looped so far. */
+			while (--ts > 0)
+				if ((ch = tdm_span_chan(b->span, ts)))
+					tdm_chan_close(ch);
 			return err;
+		}
 	}
 	b->loopback = on;
 	GW_INFO("span %u: line loopback %s", b->id, on ? "on" : "off");

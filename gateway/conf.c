@@ -125,12 +125,19 @@ static int check_span(void *data, const char *label, char *err,
 {
 	struct gw_span_conf *sp = data;
 	bool e1 = sp->type == 0;
+	bool sw_e1 = sp->switchtype == 0;	/* euroisdn_e1 */
+	bool sw_t1 = sp->switchtype != 0 && sp->switchtype != 7; /* not qsig */
 	char *end;
 	unsigned long id = strtoul(label, &end, 10);
 
-	if (*end || id < 1 || id > 256) {
+	if (*end || label[0] < '1' || label[0] > '9' || id > 255) {
 		snprintf(err, errlen, "span label '%s' must be a number "
-			 "1..256", label);
+			 "1..255", label);
+		return EINVAL;
+	}
+	if ((e1 && sw_t1) || (!e1 && sw_e1)) {
+		snprintf(err, errlen, "switchtype %s is not for %s spans",
+			 span_switches[sp->switchtype], e1 ? "E1" : "T1");
 		return EINVAL;
 	}
 	if (*sp->framing && !(e1 ? one_of(sp->framing, "ccs", "cas") :
@@ -164,8 +171,8 @@ static int check_span(void *data, const char *label, char *err,
 static const struct gw_conf_key span_keys[] = {
 	{"type", GW_CONF_ENUM, offsetof(struct gw_span_conf, type),
 	 "e1", 0, 0, span_types, 0,
-	 "e1 (A-law, timeslots 1-31, D-channel 16) or t1 (mu-law, "
-	 "channels 1-24, D-channel 24)"},
+	 "e1 (A-law, B-channels 1-15 and 17-31, D-channel 16) or t1 "
+	 "(mu-law, B-channels 1-23, D-channel 24)"},
 	{"driver", GW_CONF_ENUM, offsetof(struct gw_span_conf, driver),
 	 "vspan", 0, 0, span_drivers, 0,
 	 "vspan (a virtual span, to pstnsim) or dahdi (hardware)"},
@@ -173,7 +180,9 @@ static const struct gw_conf_key span_keys[] = {
 	 "pri_cpe", 0, 0, gw_span_signalling_names, 0,
 	 "pri_cpe (the gateway as user side) or pri_net (network side)"},
 	{"switchtype", GW_CONF_ENUM, offsetof(struct gw_span_conf, switchtype),
-	 "euroisdn_e1", 0, 0, span_switches, 0, "the PRI variant"},
+	 "euroisdn_e1", 0, 0, span_switches, 0,
+	 "the PRI variant: euroisdn_e1 or qsig on E1; euroisdn_t1, "
+	 "national, ni1, dms100, 4ess, 5ess or qsig on T1"},
 	{"framing", GW_CONF_STR, offsetof(struct gw_span_conf, framing),
 	 "", 0, 8, NULL, 0, "e1: ccs or cas; t1: esf or d4 (default ccs/esf)"},
 	{"linecode", GW_CONF_STR, offsetof(struct gw_span_conf, linecode),
@@ -184,7 +193,7 @@ static const struct gw_conf_key span_keys[] = {
 	 "1", 0, 32, NULL, 0,
 	 "0: free-running; N: take the clock from this span, priority N"},
 	{"exclusive", GW_CONF_BOOL, offsetof(struct gw_span_conf, exclusive),
-	 "yes", 0, 0, NULL, GW_CONF_RELOAD,
+	 "yes", 0, 0, NULL, 0,
 	 "ask for B-channels as exclusive, not preferred"},
 	{"overlap", GW_CONF_BOOL, offsetof(struct gw_span_conf, overlap),
 	 "no", 0, 0, NULL, 0, "overlap receiving (SETUP ACKNOWLEDGE)"},

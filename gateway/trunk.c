@@ -276,6 +276,7 @@ static void merge_bearer(json_t *o, json_t *mg)
 	}
 	c = json_object_get(o, "counters");
 	mc = json_object_get(mg, "counters");
+	json_object_set(c, "dchan_reconnects", json_object_get(c, "reconnects"));
 	json_object_foreach(mc, k, a)
 		if (strncmp(k, "dchan_", 6))
 			json_object_set(c, k, a);
@@ -347,6 +348,8 @@ static void channels_reply(int err, json_t *mgreply, void *arg)
 		chan_json(a, tr.v[i], err ? NULL :
 			  mg_span(mgreply, tr.v[i]->id));
 	json_object_set_new(o, "channels", a);
+	if (err && tr.mg_socket)
+		json_object_set_new(o, "mg_error", json_string(strerror(err)));
 	gw_ctl_reply(sr->req, o);
 	gw_mem_deref(sr);
 }
@@ -429,6 +432,23 @@ static int trunk_start(struct gw_daemon *d, const struct gw_conf *conf)
 	return err;
 }
 
+/* Spans are built at start: a reload that adds or removes one says so. */
+static void trunk_reload(struct gw_daemon *d, const struct gw_conf *conf)
+{
+	size_t n = 0;
+	unsigned id;
+	bool same = true;
+
+	(void)d;
+	while (gw_conf_span(conf, n, &id)) {
+		same &= trunk_find(id) != NULL;
+		n++;
+	}
+	if (!same || n != tr.n)
+		GW_WARN("spans added or removed: that takes effect on "
+			"restart");
+}
+
 static void trunk_status(struct gw_daemon *d, json_t *o)
 {
 	size_t i, up = 0;
@@ -444,6 +464,7 @@ const struct gw_subsys gw_trunk_subsys = {
 	.name = "trunks",
 	.start = trunk_start,
 	.stop = trunk_stop,
+	.reload = trunk_reload,
 	.status = trunk_status,
 };
 

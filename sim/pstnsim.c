@@ -153,13 +153,21 @@ static bool get_number(struct gw_ctl_req *req, json_t *msg, const char *name,
 		       const char **vp)
 {
 	json_t *v = json_object_get(msg, name);
-	const char *s = json_string_value(v);
+	const char *s;
 	size_t len;
 
 	if (!v) {
 		gw_ctl_error(req, "'%s' is required", name);
 		return false;
 	}
+	/* junctionctl's key=value sends 5551234 as an integer: take it as
+	 * the digits it was typed as. */
+	if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		json_object_set_new(msg, name, json_sprintf("%" JSON_INTEGER_FORMAT,
+							    json_integer_value(v)));
+		v = json_object_get(msg, name);
+	}
+	s = json_string_value(v);
 	len = s ? strlen(s) : 0;
 	if (!s || !len || len > 31 || strspn(s, "0123456789*#") != len) {
 		gw_ctl_error(req, "'%s' must be a number: 1 to 31 digits "

@@ -1,0 +1,144 @@
+/* sip/sip.h - the SIP user agent of junctiond: public interface of sip/ */
+#ifndef GW_SIP_H
+#define GW_SIP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core.h"
+
+/*
+ * sip/ is a user agent: transport (UDP, TCP, TLS; IPv4 and IPv6), the
+ * four RFC 3261 transaction state machines of libosip2 driven from this
+ * thread's loop, dialogs and INVITE sessions both ways, SDP offer/answer,
+ * digest authentication, registration both ways.  It has no call
+ * control: upward it offers sessions, through handlers registered by
+ * the caller.  libosip2 types never leave sip/.
+ */
+
+enum sip_transport { SIP_UDP, SIP_TCP, SIP_TLS };
+
+struct sip_listener_conf {
+	enum sip_transport transport;
+	const char *addr;		/* IP literal, v4 or v6 ("::1") */
+	unsigned port;			/* 0: 5060 / 5061 */
+	/* TLS */
+	const char *cert, *key, *ca;	/* PEM files */
+	bool verify;			/* verify peers' certificates */
+	const char *ciphers;		/* GnuTLS priority string */
+};
+
+struct sip_conf {
+	const char *user_agent;		/* User-Agent / Server */
+	const char *domain;		/* our domain, for From and realm */
+	unsigned t1_ms;			/* RFC 3261 T1, default 500 */
+	unsigned session_expires_s;	/* RFC 4028; 0 off */
+	unsigned min_se_s;		/* RFC 4028 Min-SE, >= 90 */
+	bool prack;			/* offer/accept 100rel (RFC 3262) */
+	size_t max_message;		/* bytes; default 65535 */
+	unsigned tcp_idle_s;		/* close idle connections */
+};
+
+struct sip_ua;
+struct sip_session;
+
+/* A Q.850 cause and where it came from, for Reason headers (RFC 3326). */
+struct sip_reason {
+	int q850;			/* 0: none */
+	int location;			/* -1: unknown */
+};
+
+/* Numbers and identities a gateway reads and writes (RFC 3325/3323). */
+struct sip_party {
+	char user[64];			/* the number or user part */
+	char display[64];
+	char host[128];
+	bool privacy_id;		/* Privacy: id (presentation restricted) */
+	bool asserted;			/* came in P-Asserted-Identity */
+};
+
+/* What the SDP negotiation settled (for the MG's Local/Remote). */
+struct sip_media {
+	char remote_addr[64];		/* IP literal */
+	unsigned remote_port;
+	char codec[16];			/* "PCMA" */
+	unsigned pt, clock, ptime;
+	int te_pt;			/* telephone-event, -1: none */
+	bool hold;			/* the peer put us on hold */
+	const char *sdp;		/* the remote SDP text, borrowed */
+};
+
+enum sip_session_ev {
+	SIP_SESS_PROGRESS,		/* 18x received (UAC), with media if
+					 * early */
+	SIP_SESS_ANSWERED,		/* 2xx received (UAC) / ACK (UAS) */
+	SIP_SESS_MODIFIED,		/* re-INVITE or UPDATE: new media */
+	SIP_SESS_DTMF,			/* INFO application/dtmf-relay */
+	SIP_SESS_TRANSFER,		/* REFER: target in .refer_to */
+	SIP_SESS_CLOSED,		/* BYE, CANCEL, failure, timer */
+};
+
+struct sip_session_event {
+	enum sip_session_ev type;
+	unsigned status;		/* SIP status (PROGRESS, CLOSED) */
+	struct sip_reason reason;	/* from a Reason header, if any */
+	const struct sip_media *media;	/* NULL when the event has none */
+	char digit;			/* DTMF */
+	unsigned duration_ms;
+	const char *refer_to;		/* TRANSFER: URI */
+	const char *replaces;		/* TRANSFER: Replaces, or NULL */
+};
+
+typedef void (sip_session_h)(struct sip_session *sess,
+			     const struct sip_session_event *ev, void *arg);
+
+/* An incoming INVITE: the handler answers with sip_session_progress /
+ * _answer / _reject, now or later, and sets its event handler. */
+struct sip_incoming {
+	const char *request_uri_user;	/* the called number */
+	const char *request_uri;
+	struct sip_party from;		/* From, or P-Asserted-Identity */
+	struct sip_party to;
+	const char *diversion;		/* Diversion / History-Info, raw */
+	const char *call_id;
+	const char *source;		/* "udp:192.0.2.1:5060" */
+	const struct sip_media *offer;	/* NULL: no SDP offer (late offer) */
+};
+typedef void (sip_incoming_h)(struct sip_session *sess,
+			      const struct sip_incoming *in, void *arg);
+
+int  sip_ua_alloc(struct sip_ua **uap, const struct sip_conf *conf,
+		  sip_incoming_h *inh, void *arg);
+int  sip_ua_listen(struct sip_ua *ua, const struct sip_listener_conf *lc);
+json_t *sip_ua_json(const struct sip_ua *ua);	/* `junctionctl sip` */
+
+/* UAS side. */
+void sip_session_set_handler(struct sip_session *sess, sip_session_h *h,
+			     void *arg);
+/* 18x: with sdp (a local SDP answer, text) for early media, or NULL. */
+int  sip_session_progress(struct sip_session *sess, unsigned status,
+			  const char *sdp);
+int  sip_session_answer(struct sip_session *sess, const char *sdp);
+int  sip_session_reject(struct sip_session *sess, unsigned status,
+			const struct sip_reason *reason,
+			unsigned retry_after_s);
+
+/* UAC side: INVITE uri (sip:/sips:, or a registered user's contact). */
+struct sip_call_params {
+	const char *uri;
+	struct sip_party from;
+	const char *sdp;		/* our offer */
+	const char *diversion;
+};
+int  sip_session_connect(struct sip_session **sessp, struct sip_ua *ua,
+			 const struct sip_call_params *p, sip_session_h *h,
+			 void *arg);
+
+/* Both sides. */
+int  sip_session_hangup(struct sip_session *sess, unsigned status,
+			const struct sip_reason *reason);
+int  sip_session_modify(struct sip_session *sess, const char *sdp);
+const char *sip_session_call_id(const struct sip_session *sess);
+
+#endif
