@@ -8,6 +8,8 @@
 
 #include "core.h"
 
+struct media_chan;
+
 /*
  * Audio moves in 20 ms ticks of 8 kHz samples (MEDIA_TICK_SAMPLES).  The
  * TDM side is companded (A-law on E1, mu-law on T1); linear audio exists
@@ -317,5 +319,66 @@ int  media_srtp_key_encode(const struct media_srtp_key *k, char *b64,
 			   size_t size);
 int  media_srtp_key_decode(struct media_srtp_key *k,
 			   enum media_srtp_suite suite, const char *b64);
+
+/* ---- media channels (media/chan.c): one call's TDM <-> RTP path ------ */
+
+/*
+ * A channel joins a bearer channel's 20 ms frames and an RTP stream:
+ * TDM audio is echo-cancelled, watched for DTMF (sent on as RFC 4733
+ * events, the in-band digit muted toward IP so that it is never doubled)
+ * and encoded; RTP audio is decoded or concealed, RFC 4733 digits are
+ * played in-band, and a call-progress tone may replace it.  PCMA on an
+ * A-law span (PCMU on mu-law) without echo cancellation or detection is
+ * a byte copy both ways.
+ */
+
+enum media_law { MEDIA_LAW_ALAW, MEDIA_LAW_ULAW };
+
+struct media_chan_conf {
+	enum media_law law;		/* the TDM side */
+	enum media_codec_id codec;
+	const char *fmtp;
+	unsigned ptime;			/* ms we send: 10..60, codec's frames */
+	bool te;			/* RFC 4733 toward IP (stream te_pt) */
+	bool ec;
+	unsigned ec_tail_ms;		/* 32..128 */
+	unsigned tone_country;		/* media_tone_country_parse */
+};
+
+enum media_chan_ev {
+	MEDIA_CHAN_DIGIT_TDM,		/* detected in-band, from the line */
+	MEDIA_CHAN_DIGIT_RTP,		/* RFC 4733, from IP */
+	MEDIA_CHAN_RTP_TIMEOUT,
+	MEDIA_CHAN_FAX_TONE,		/* CNG / CED / ANS seen on the line */
+};
+
+typedef void (media_chan_h)(struct media_chan *c, enum media_chan_ev ev,
+			    char digit, unsigned duration_ms, void *arg);
+
+struct media_chan_stats {
+	struct media_stream_stats rtp;
+	uint64_t ticks;
+	uint64_t digits_tdm, digits_rtp;
+	double erle_db;			/* NAN without echo cancellation */
+	double mos;			/* G.107 estimate from rtp loss/jitter */
+};
+
+struct media_chan;
+
+/* The channel owns its stream and drives it from its tick. */
+int  media_chan_alloc(struct media_chan **cp, const struct media_chan_conf *c,
+		      const struct media_stream_conf *sc, media_chan_h *h,
+		      void *arg);
+struct media_stream *media_chan_stream(const struct media_chan *c);
+/* The 20 ms tick, shaped as a tdm_chan_frame_h: tdm_rx arrived from the
+ * line, tdm_tx (160 bytes) takes what goes to it. */
+void media_chan_tick(struct media_chan *c, const uint8_t *tdm_rx,
+		     uint8_t *tdm_tx);
+/* Play a call-progress tone toward the line (MEDIA_TONE_COUNT: stop). */
+int  media_chan_tone(struct media_chan *c, enum media_tone tone);
+/* Play digits in-band toward the line (SIP INFO, the MG's dg package). */
+int  media_chan_digits(struct media_chan *c, const char *digits);
+void media_chan_ec(struct media_chan *c, bool on);
+void media_chan_stats(const struct media_chan *c, struct media_chan_stats *st);
 
 #endif

@@ -9,9 +9,10 @@ import socket
 import struct
 import time
 
-# 0 dBm0 is a sine of amplitude 3162 in 16-bit linear for A-law and mu-law
-# (G.711: the digital milliwatt's peak sits 3.17 dB below overload).
-DBM0_AMPLITUDE = 3162.0
+# 0 dBm0 in 16-bit linear: G.711's overload point (+3.14 dBm0 for A-law,
+# +3.17 for mu-law) is full scale, so a 0 dBm0 sine peaks at about 22,790
+# (the figure spandsp uses too).
+DBM0_AMPLITUDE = 32768.0 * 10 ** (-3.14 / 20)
 
 
 def _alaw_encode(s):

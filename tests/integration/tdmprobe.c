@@ -19,6 +19,9 @@
  *   tdmprobe -d DCHAN -b BEARER call FROM TO [HOLD_MS]
  *   tdmprobe -d DCHAN -b BEARER answer [COUNT]
  *
+ * -D leaves the bearer to another process (mediaprobe), as junctiond
+ * leaves it to junction-mg.
+ *
  * Each event is one JSON line on stdout; the exit status is 0 when the
  * action ran its course (whatever the cause), 1 on a timeout or error.
  */
@@ -170,7 +173,7 @@ static int pri_send(const uint8_t *frame, size_t len, void *arg)
 static void usage(void)
 {
 	fprintf(stderr, "usage: tdmprobe -d DCHAN -b BEARER [-t e1|t1] "
-		"[-s SWITCH] [-T SECONDS] up | call FROM TO [HOLD_MS] | "
+		"[-s SWITCH] [-T SECONDS] [-D] up | call FROM TO [HOLD_MS] | "
 		"answer [COUNT]\n");
 	exit(2);
 }
@@ -181,11 +184,14 @@ int main(int argc, char **argv)
 	struct tdm_pri_conf pc = {.span = 1, .node = TDM_PRI_CPE,
 				  .switchtype = TDM_PRI_EUROISDN_E1,
 				  .exclusive = true};
-	unsigned timeout_s = 30;
+	unsigned timeout_s = 30, open_flags = TDM_OPEN_DCHAN | TDM_OPEN_BEARER;
 	int c, err;
 
-	while ((c = getopt(argc, argv, "d:b:t:s:T:")) != -1) {
+	while ((c = getopt(argc, argv, "d:b:t:s:T:D")) != -1) {
 		switch (c) {
+		case 'D':	/* the bearer is someone else's (mediaprobe) */
+			open_flags = TDM_OPEN_DCHAN;
+			break;
 		case 'd':
 			sc.dchan_path = optarg;
 			break;
@@ -237,7 +243,7 @@ int main(int argc, char **argv)
 	if (!err)
 		err = tdm_pri_alloc(&p.pri, &pc, pri_send, pri_event, NULL);
 	if (!err)
-		err = tdm_span_start(p.span, TDM_OPEN_DCHAN | TDM_OPEN_BEARER);
+		err = tdm_span_start(p.span, open_flags);
 	if (err) {
 		fprintf(stderr, "tdmprobe: %s\n", strerror(err));
 		return 1;
