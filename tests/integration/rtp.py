@@ -227,3 +227,46 @@ class RtpPeer:
                 self.send_event(d, on_ms * 8, True, ts0, False)
             self.ts += on_ms * 8
             self.stream_silence(off_ms / 1000)
+
+
+def pcap_rtp(path):
+    """The RTP packets of a pcap file (Ethernet/IPv4/UDP), with their
+    capture times in seconds: [(t, bytes)]."""
+    with open(path, "rb") as f:
+        d = f.read()
+    magic, _, _, _, _, _, link = struct.unpack("<IHHiIII", d[:24])
+    if magic != 0xA1B2C3D4:
+        raise ValueError(f"{path}: not a little-endian microsecond pcap")
+    out, off = [], 24
+    while off + 16 <= len(d):
+        sec, usec, incl, _ = struct.unpack("<IIII", d[off:off + 16])
+        off += 16
+        pkt = d[off:off + incl]
+        off += incl
+        ip = pkt[14:] if link == 1 else pkt
+        if len(ip) < 20 or ip[9] != 17:
+            continue
+        udp = ip[(ip[0] & 15) * 4:]
+        out.append((sec + usec / 1e6, udp[8:]))
+    return out
+
+
+def replay(peer, packets):
+    """Send recorded RTP packets as this peer's stream: our SSRC, our
+    sequence and timestamp space, the recording's pacing (duplicates,
+    as RFC 4733 end packets are, keep their shared sequence number)."""
+    t0 = packets[0][0]
+    seq0 = struct.unpack("!H", packets[0][1][2:4])[0]
+    ts0 = struct.unpack("!I", packets[0][1][4:8])[0]
+    start = time.monotonic()
+    for t, p in packets:
+        seq, ts = struct.unpack("!HI", p[2:8])
+        hdr = p[:2] + struct.pack("!HII", (peer.seq + seq - seq0) & 0xFFFF,
+                                  (peer.ts + ts - ts0) & 0xFFFFFFFF,
+                                  peer.ssrc)
+        time.sleep(max(0, start + (t - t0) - time.monotonic()))
+        peer.sock.sendto(hdr + p[12:], peer.remote)
+        peer.poll()
+    last = packets[-1][1]
+    peer.seq += (struct.unpack("!H", last[2:4])[0] - seq0 + 1) & 0xFFFF
+    peer.ts += 8000     # past the recording; the next packet marks a gap

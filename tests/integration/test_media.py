@@ -121,5 +121,38 @@ def dtmf_both_ways_exactly_once():
           and st[0]["digits_tdm"] == len(digits), st)
 
 
+SIPP_PCAPS = "/usr/share/sip-tester"
+
+
+@tap.test
+def sipp_rfc2833_pcaps_each_digit_once():
+    """SIPp's recorded RFC 2833 digits (sip-tester's dtmf_2833_*.pcap)
+    replayed into the gateway's media: each reaches the line in-band
+    once, and pstnsim's DTMF echo comes back as RFC 4733 once."""
+    names = [str(d) for d in range(10)] + ["star", "pound"]
+    files = [os.path.join(SIPP_PCAPS, f"dtmf_2833_{n}.pcap") for n in names]
+    check(all(os.path.exists(f) for f in files),
+          "sip-tester's pcaps are missing (apt-get install sip-tester)")
+    sim = Pstnsim()
+    sim.start()
+    peer = rtp.RtpPeer()
+    dp, mp = call(sim, "3000", peer, "-e", "101")
+    peer.stream_silence(0.5)
+    want = ""
+    for n, f in zip(names, files):
+        pk = rtp.pcap_rtp(f)
+        check(pk and all(p[1][1] & 0x7F == 101 for p in pk), f)
+        rtp.replay(peer, pk)
+        want += {"star": "*", "pound": "#"}.get(n, n)
+        peer.stream_silence(0.3)
+    peer.stream_silence(1.5)
+    heard = observation(sim, "3000").get("digits", "")
+    back = peer.digits()
+    print(f"# pcaps {want}; the line heard {heard!r}; RFC 4733 back {back!r}")
+    check(heard == want, f"in-band at the line: {heard!r}")
+    check(back == want, f"RFC 4733 back: {back!r}")
+    media_stop(mp)
+
+
 if __name__ == "__main__":
     tap.run()
