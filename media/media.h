@@ -183,7 +183,7 @@ double media_quality_mos(double r);
 
 enum media_dir {
 	MEDIA_DIR_SENDRECV,
-	MEDIA_DIR_SENDONLY,	/* we send, the peer does not (it holds us) */
+	MEDIA_DIR_SENDONLY,	/* we send and ignore what arrives */
 	MEDIA_DIR_RECVONLY,
 	MEDIA_DIR_INACTIVE,
 };

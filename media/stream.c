@@ -711,6 +711,8 @@ static size_t rtp_gate(struct media_stream *s, uint8_t *p, size_t n,
 
 	if (s->latched_len && !addr_same(src, &s->latched)) {
 		s->st.strangers++;
+		GW_LOG_LIMITED(GW_LOG_INFO, "rtp %u: dropping packets from a "
+			       "source other than the latched one", s->port);
 		return 0;
 	}
 	if (n < RTP_HDR) {
