@@ -75,7 +75,7 @@ int main(int argc, char **argv)
 				   .dchan_path = "/nonexistent"};
 	struct media_chan_conf cc = {.codec = MEDIA_PCMA, .ptime = 20};
 	struct media_stream_conf st = {.local_ip = "127.0.0.1",
-				       .port_min = 30000, .port_max = 39998,
+				       .port_min = 30000, .port_max = 32766,
 				       .symmetric = true,
 				       .rtp_timeout_ms = 0};
 	const struct media_codec_info *ci;

@@ -191,7 +191,10 @@ static void pair_tick(void *ctx, unsigned tick)
 
 static uint16_t next_base = 20000;
 
-/* A stream conf on its own 100-port range. */
+/* A stream conf on its own 100-port range, cycling through 20000-29999:
+ * below the kernel's ephemeral ports (32768-60999) and the 30000-32767
+ * that tests/integration/mediaprobe uses, so that tests running side by
+ * side never meet. */
 static void conf_init(struct media_stream_conf *c, const char *ip)
 {
 	memset(c, 0, sizeof(*c));
@@ -199,6 +202,8 @@ static void conf_init(struct media_stream_conf *c, const char *ip)
 	c->port_min = next_base;
 	c->port_max = (uint16_t)(next_base + 99);
 	next_base = (uint16_t)(next_base + 100);
+	if (next_base >= 30000)
+		next_base = 20100;
 	c->pt = 8;
 	c->clock = 8000;
 	c->ptime = 20;
