@@ -189,7 +189,7 @@ static void pair_tick(void *ctx, unsigned tick)
 
 /* ---- set-up ------------------------------------------------------------- */
 
-static uint16_t next_base = 20000;
+static uint16_t next_base;
 
 /* A stream conf on its own 100-port range, cycling through 20000-29999:
  * below the kernel's ephemeral ports (32768-60999) and the 30000-32767
@@ -197,13 +197,17 @@ static uint16_t next_base = 20000;
  * side never meet. */
 static void conf_init(struct media_stream_conf *c, const char *ip)
 {
+	/* Start where the pid says, so that two runs at once (two build
+	 * trees) rarely share ports. */
+	if (!next_base)
+		next_base = (uint16_t)(20000 + (getpid() % 97) * 100);
 	memset(c, 0, sizeof(*c));
 	c->local_ip = ip;
 	c->port_min = next_base;
 	c->port_max = (uint16_t)(next_base + 99);
 	next_base = (uint16_t)(next_base + 100);
 	if (next_base >= 30000)
-		next_base = 20100;
+		next_base = 20000;
 	c->pt = 8;
 	c->clock = 8000;
 	c->ptime = 20;
