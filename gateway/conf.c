@@ -103,6 +103,10 @@ static const struct gw_conf_key mg_keys[] = {
 	{"stable_ms", GW_CONF_INT, offsetof(struct gw_mg_conf, stable_ms),
 	 "60000", 1000, 86400000, NULL, GW_CONF_RELOAD,
 	 "a junction-mg that ran this long resets the delay"},
+	{"workers", GW_CONF_INT, offsetof(struct gw_mg_conf, workers),
+	 "0", 0, 64, NULL, 0,
+	 "media worker threads in junction-mg, each with its own loop and "
+	 "its own spans and channels; 0: one per online core"},
 	{NULL},
 };
 

@@ -31,6 +31,7 @@ struct gw_mg_conf {
 	long long restart_max_ms;	/* back-off ceiling */
 	long long start_timeout_ms;	/* not answering by then: restart */
 	long long stable_ms;	/* up this long: the back-off resets */
+	long long workers;	/* media worker threads; 0 = one per core */
 };
 
 /* [span N]: one E1/T1 trunk; both daemons read it (junctiond its

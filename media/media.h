@@ -381,4 +381,74 @@ int  media_chan_digits(struct media_chan *c, const char *digits);
 void media_chan_ec(struct media_chan *c, bool on);
 void media_chan_stats(const struct media_chan *c, struct media_chan_stats *st);
 
+/* ---- media workers (media/worker.c): threads that own the media ------- */
+
+/*
+ * A worker is a thread with its own loop (DESIGN.md, "Threads and
+ * clocks") that owns a shard of spans and channels outright: they are
+ * created, driven and freed on its thread and touched nowhere else.
+ * Other threads hand it commands with media_worker_run or
+ * media_worker_call (gw_loop_post: in posting order); it answers the
+ * same way.  Each worker has one 20 ms tick for everything it carries,
+ * clocked by a span's frames (media_worker_clock from the span's tick
+ * handler), or by a timer while no span feeds it.  Only the load
+ * figures are read across threads.
+ */
+
+#define MEDIA_WORKERS_MAX	64
+
+struct media_workers;
+struct media_worker;
+
+typedef void (media_worker_h)(void *arg);
+typedef void (media_tick_h)(void *arg);
+
+/* A subscription to a worker's tick, embedded in its owner; zeroed, it
+ * is not subscribed.  The fields are the worker's. */
+struct media_tick {
+	struct media_tick *next, *prev;
+	struct media_worker *wk;
+	media_tick_h *h;
+	void *arg;
+};
+
+struct media_worker_load {
+	unsigned idx;
+	unsigned channels;		/* media_worker_chans_add */
+	uint64_t ticks;
+	uint64_t late_ticks;		/* began over half a tick late, or
+					 * skipped */
+	uint64_t cpu_ns;		/* the thread's CPU time */
+	double busy;			/* CPU / wall time, last second */
+	bool span_clock;		/* clocked by a span, not its timer */
+};
+
+/* n 0: one per online core.  gw_mem_deref stops and joins them all,
+ * after what was posted to them has run. */
+int  media_workers_alloc(struct media_workers **wsp, unsigned n);
+unsigned media_workers_count(const struct media_workers *ws);
+struct media_worker *media_workers_get(const struct media_workers *ws,
+				       unsigned idx);
+struct media_worker *media_workers_pick(struct media_workers *ws);
+json_t *media_workers_json(const struct media_workers *ws);
+
+/* Any thread. */
+unsigned media_worker_idx(const struct media_worker *wk);
+struct media_worker *media_worker_self(void);	/* NULL off the workers */
+int  media_worker_run(struct media_worker *wk, media_worker_h *fn, void *arg);
+/* fn on wk, then done back on the caller's loop. */
+int  media_worker_call(struct media_worker *wk, media_worker_h *fn, void *arg,
+		       media_worker_h *done, void *done_arg);
+/* fn on wk, waiting for it: start-up only. */
+int  media_worker_sync(struct media_worker *wk, media_worker_h *fn, void *arg);
+void media_worker_chans_add(struct media_worker *wk, int delta);
+void media_worker_load(const struct media_worker *wk,
+		       struct media_worker_load *l);
+
+/* On wk's thread. */
+void media_worker_clock(struct media_worker *wk, const void *src);
+void media_worker_tick_add(struct media_worker *wk, struct media_tick *t,
+			   media_tick_h *h, void *arg);
+void media_tick_remove(struct media_tick *t);
+
 #endif

@@ -112,6 +112,9 @@ int  sip_ua_alloc(struct sip_ua **uap, const struct sip_conf *conf,
 		  sip_incoming_h *inh, void *arg);
 int  sip_ua_listen(struct sip_ua *ua, const struct sip_listener_conf *lc);
 json_t *sip_ua_json(const struct sip_ua *ua);	/* `junctionctl sip` */
+/* The port ua listens on over tp (0: no such listener). */
+unsigned sip_ua_port(const struct sip_ua *ua, enum sip_transport tp,
+		     bool ipv6);
 
 /* UAS side. */
 void sip_session_set_handler(struct sip_session *sess, sip_session_h *h,
@@ -140,5 +143,8 @@ int  sip_session_hangup(struct sip_session *sess, unsigned status,
 			const struct sip_reason *reason);
 int  sip_session_modify(struct sip_session *sess, const char *sdp);
 const char *sip_session_call_id(const struct sip_session *sess);
+/* After SIP_SESS_TRANSFER: NOTIFY the transfer's progress (sipfrag of
+ * status, RFC 3515); a final status ends the subscription. */
+int  sip_session_refer_notify(struct sip_session *sess, unsigned status);
 
 #endif

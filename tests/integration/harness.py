@@ -24,7 +24,7 @@ SRC = os.environ.get("JUNCTION_SRCDIR") or BUILD
 
 def prog(name):
     """Path of a built program."""
-    for sub in ("gateway", "sim"):
+    for sub in ("gateway", "sim", os.path.join("tests", "integration")):
         p = os.path.join(BUILD, sub, name)
         if os.path.exists(p):
             return p
@@ -427,3 +427,82 @@ def probe_events(pr):
             break
         pr.events.append(json.loads(line))
     return pr.events
+
+
+def free_port(proto="udp", base=12000, span=400):
+    """A loopback port free for both UDP and TCP, from the SIP tests' own
+    range (12000-12399: below the media tests' RTP ranges and the kernel's
+    ephemeral ports, away from the demo's 5060/5070)."""
+    import random
+    for _ in range(200):
+        port = base + random.randrange(span)
+        ok = True
+        for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+            s = socket.socket(socket.AF_INET, kind)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                ok = False
+            finally:
+                s.close()
+        if ok:
+            return port
+    raise RuntimeError("no free port")
+
+
+class Siptu:
+    """The SIP test TU (tests/integration/siptu): sip/ and core/ only,
+    answering INVITEs with a fixed SDP, or placing calls (-c)."""
+
+    def __init__(self, *args):
+        self.args = [prog("siptu")] + list(args)
+        self.proc = None
+        self.out = []
+        on_exit(self.stop)
+
+    def start(self, wait=True):
+        import threading
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+
+        def reader():
+            for line in self.proc.stdout:
+                self.out.append(line.rstrip("\n"))
+        self.reader = threading.Thread(target=reader, daemon=True)
+        self.reader.start()
+        if wait:
+            check(wait_for(lambda: "ready" in self.out or
+                           self.proc.poll() is not None, 10),
+                  "siptu did not start", *self.out)
+            check(self.proc.poll() is None, "siptu exited", *self.out)
+        return self
+
+    def lines(self, prefix=""):
+        return [l for l in list(self.out) if l.startswith(prefix)]
+
+    def wait_exit(self, timeout=30):
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.reader.join(5)
+        return self.proc.returncode if self.proc else None
+
+
+def sipp(*args, timeout=60):
+    """Run SIPp (sip-tester) to its end; returns the CompletedProcess.
+    SIPp exits 0 when every call succeeded."""
+    cmd = ["sipp", "-nostdin", "-timeout", str(timeout - 5) + "s",
+           "-timeout_error", "-max_recv_loops", "1000"] + list(args)
+    return subprocess.run(cmd, capture_output=True, text=True,
+                          timeout=timeout, cwd=tempfile.gettempdir())

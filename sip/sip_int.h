@@ -1,0 +1,259 @@
+/* sip/sip_int.h - what the files of sip/ share; never included outside */
+#ifndef GW_SIP_INT_H
+#define GW_SIP_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+
+/* libosip2's headers want the time headers first (notes/libraries.md). */
+#include <osip2/osip.h>
+
+#include "core.h"
+#include "sip.h"
+
+#define SIP_MAX_MESSAGE_DEF	65535
+#define SIP_TCP_IDLE_DEF	300	/* s: close an unused connection */
+#define SIP_FRAME_TIMEOUT_MS	32000	/* a stream message must complete */
+#define SIP_MAX_REDIRECTS	3	/* 3xx followed per call (UAC) */
+#define SIP_ALLOW	"INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, " \
+			"REFER, NOTIFY"
+#define SIP_SUPPORTED	"timer, replaces"
+#define SIP_SUPPORTED_REL	"100rel, timer, replaces"	/* conf.prack */
+#define SIP_ACCEPT	"application/sdp"
+
+/* ------------------------------------------------------------------ */
+/* Addresses and transport (transport.c)                              */
+/* ------------------------------------------------------------------ */
+
+struct sip_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+struct sip_conn;
+
+/* One bound socket: a UDP socket or a listening TCP socket. */
+struct sip_lsnr {
+	struct sip_lsnr *next;
+	struct sip_ua *ua;		/* borrowed */
+	enum sip_transport tp;
+	int fd;
+	struct sip_addr local;
+	char host[64];			/* IP literal, v6 without brackets */
+	unsigned port;
+	/* TLS (GnuTLS types, kept as pointers: gnutls.h stays in
+	 * transport.c) */
+	struct gnutls_certificate_credentials_st *cred;
+	struct gnutls_priority_st *prio;
+	bool verify;
+};
+
+/* Where a received message came from; what a response goes back on. */
+struct sip_src {
+	enum sip_transport tp;
+	struct sip_addr peer;
+	struct sip_lsnr *lsnr;		/* borrowed */
+	struct sip_conn *conn;		/* borrowed; NULL for UDP */
+};
+
+const char *sip_transport_name(enum sip_transport tp);
+const char *sip_transport_param(enum sip_transport tp);
+bool sip_transport_reliable(enum sip_transport tp);
+int  sip_addr_set(struct sip_addr *a, const char *ip, unsigned port);
+int  sip_addr_ip(const struct sip_addr *a, char *buf, size_t size);
+unsigned sip_addr_port(const struct sip_addr *a);
+bool sip_addr_eq(const struct sip_addr *a, const struct sip_addr *b);
+int  sip_addr_print(const struct sip_addr *a, char *buf, size_t size);
+
+/* RFC 3261 s.18.3 framing: 0 with *lenp the message's length, EAGAIN
+ * for more data (streams), EBADMSG for a Content-Length that cannot be
+ * framed, EMSGSIZE beyond max. */
+int  sip_frame(const char *buf, size_t len, bool stream, size_t max,
+	       size_t *lenp, size_t *hdrlenp);
+
+int  sip_transport_listen(struct sip_ua *ua,
+			  const struct sip_listener_conf *lc);
+void sip_transport_close(struct sip_ua *ua);
+/* Send buf to dst over tp; conn (may be NULL) is the connection to use
+ * when it is still open. */
+int  sip_transport_send(struct sip_ua *ua, enum sip_transport tp,
+			const struct sip_addr *dst, struct sip_conn *conn,
+			const char *buf, size_t len);
+/* The listener a request to dst over tp would leave from (our Via and
+ * Contact), or NULL. */
+struct sip_lsnr *sip_transport_lsnr(struct sip_ua *ua,
+				    enum sip_transport tp, int family);
+struct sip_conn *sip_conn_ref(struct sip_conn *conn);
+json_t *sip_transport_json(const struct sip_ua *ua);
+
+/* ------------------------------------------------------------------ */
+/* Transactions (tsx.c)                                               */
+/* ------------------------------------------------------------------ */
+
+struct sip_tsx;
+
+/* A final or provisional response for a client transaction; msg NULL
+ * with status 408 (timeout) or 503 (transport error). */
+typedef void (sip_tsx_resp_h)(struct sip_tsx *tsx, int status,
+			      osip_message_t *msg, void *arg);
+
+struct sip_tsx {
+	struct sip_tsx *next;		/* ua->tsxs */
+	struct sip_ua *ua;		/* borrowed */
+	osip_transaction_t *tr;		/* NULL once freed */
+	osip_fsm_type_t type;
+	enum sip_transport tp;
+	struct sip_addr dst;		/* client: next hop; server: source */
+	struct sip_conn *conn;		/* referenced; may be NULL */
+	char *totag;			/* server: our To tag for responses */
+	sip_tsx_resp_h *resph;		/* client */
+	void *arg;
+	bool killed;
+	bool final_sent;		/* server */
+};
+
+/* Called for every new request outside an existing transaction (tsx is
+ * the new server transaction; NULL for ACK). */
+int  sip_tsx_init(struct sip_ua *ua);
+void sip_tsx_close(struct sip_ua *ua);
+void sip_tsx_recv(struct sip_ua *ua, const struct sip_src *src,
+		  const char *buf, size_t len);
+/* A message that cannot be framed or parsed: answer status statelessly
+ * from its raw header lines when they allow it, else drop it. */
+void sip_tsx_recv_bad(struct sip_ua *ua, const struct sip_src *src,
+		      const char *buf, size_t len, unsigned status);
+/* Drive libosip2: execute everything pending, deliver queued events,
+ * free finished transactions, re-arm the one timer. */
+void sip_tsx_run(struct sip_ua *ua);
+/* Client: send req (consumed, even on error) to dst over tp. */
+int  sip_tsx_request(struct sip_tsx **tsxp, struct sip_ua *ua,
+		     osip_message_t *req, enum sip_transport tp,
+		     const struct sip_addr *dst, sip_tsx_resp_h *resph,
+		     void *arg);
+/* Server: respond (resp consumed, even on error). */
+int  sip_tsx_respond_msg(struct sip_tsx *tsx, osip_message_t *resp);
+int  sip_tsx_respond(struct sip_tsx *tsx, const osip_message_t *req,
+		     unsigned status);
+/* Detach a handler from a client transaction (its owner goes away). */
+void sip_tsx_detach(struct sip_tsx *tsx);
+/* Send a message outside any transaction (ACK to 2xx, 2xx resends). */
+int  sip_send_raw(struct sip_ua *ua, osip_message_t *msg,
+		  enum sip_transport tp, const struct sip_addr *dst,
+		  struct sip_conn *conn);
+
+/* ------------------------------------------------------------------ */
+/* Messages (tsx.c)                                                   */
+/* ------------------------------------------------------------------ */
+
+int  sip_msg_response(osip_message_t **respp, const osip_message_t *req,
+		      unsigned status, const char *totag);
+const char *sip_reason_phrase(unsigned status);
+const char *sip_supported(const struct sip_ua *ua);
+const char *sip_tag(const osip_from_t *f);
+void sip_set_tag(osip_from_t *f, const char *tag);
+const char *sip_via_param(const osip_via_t *via, const char *name);
+const char *sip_uri_param(const osip_uri_t *uri, const char *name);
+void sip_rand_token(char *buf, size_t size);
+const char *sip_msg_header(const osip_message_t *m, const char *lname);
+int  sip_msg_body(const osip_message_t *m, const char **bodyp,
+		  size_t *lenp);
+int  sip_msg_set_body(osip_message_t *m, const char *type,
+		      const char *body);
+void sip_msg_add_reason(osip_message_t *m, const struct sip_reason *r);
+void sip_msg_get_reason(const osip_message_t *m, struct sip_reason *r);
+bool sip_msg_has_option(const osip_message_t *m, const char *lname,
+			const char *opt);
+int  sip_uri_dst(const osip_uri_t *uri, enum sip_transport *tpp,
+		 struct sip_addr *dst);
+
+/* ------------------------------------------------------------------ */
+/* Dialogs (dialog.c), RFC 3261 s.12                                  */
+/* ------------------------------------------------------------------ */
+
+struct sip_dialog {
+	char *call_id;
+	char *local_tag;
+	char *remote_tag;		/* NULL until known (UAC early) */
+	char *local_uri;		/* From/To header values, tags aside */
+	char *remote_uri;
+	char *remote_target;		/* Contact URI */
+	char **route;			/* route set, in the order used */
+	size_t n_route;
+	uint32_t local_cseq;
+	uint32_t remote_cseq;
+	bool remote_cseq_set;
+	bool uac;			/* we sent the initial INVITE */
+	bool confirmed;
+	enum sip_transport tp;
+	struct sip_addr dst;		/* where in-dialog requests go */
+};
+
+int  sip_dialog_alloc_uas(struct sip_dialog **dlgp, struct sip_ua *ua,
+			  const osip_message_t *req, const char *local_tag,
+			  const struct sip_src *src);
+int  sip_dialog_alloc_uac(struct sip_dialog **dlgp,
+			  const osip_message_t *req,
+			  const osip_message_t *resp,
+			  enum sip_transport tp,
+			  const struct sip_addr *dst);
+bool sip_dialog_match(const struct sip_dialog *dlg, const osip_message_t *m);
+/* Check a request's CSeq against the remote sequence (s.12.2.2): false
+ * means answer 500. */
+bool sip_dialog_rx_cseq(struct sip_dialog *dlg, const osip_message_t *req);
+void sip_dialog_update_target(struct sip_dialog *dlg,
+			      const osip_message_t *m);
+int  sip_dialog_request(osip_message_t **reqp, struct sip_dialog *dlg,
+			struct sip_ua *ua, const char *method);
+
+/* ------------------------------------------------------------------ */
+/* User agent (ua.c) and sessions (session.c)                         */
+/* ------------------------------------------------------------------ */
+
+struct sip_ua {
+	struct sip_conf conf;		/* strings copied (below) */
+	char *user_agent;
+	char *domain;
+	osip_t *osip;
+	struct gw_tmr tmr;		/* libosip2's timers */
+	struct sip_lsnr *lsnrs;
+	struct sip_conn *conns;
+	struct sip_tsx *tsxs;		/* every live transaction */
+	struct sip_session *sessions;
+	struct sip_tsx_ev *evq, *evq_tail;	/* deferred osip callbacks */
+	sip_incoming_h *inh;
+	void *arg;
+	unsigned frame_timeout_ms;	/* SIP_FRAME_TIMEOUT_MS; tests lower
+					 * it */
+	unsigned st_unit_ms;		/* ms per RFC 4028 second: 1000;
+					 * tests shorten it */
+	bool running;			/* in sip_tsx_run */
+	bool closing;
+	struct {
+		uint64_t rx_msgs, tx_msgs, rx_bad, rx_dropped;
+		uint64_t tsx_created, calls_in, calls_out;
+	} stats;
+};
+
+struct sip_tsx_ev;
+
+/* Requests the UA layer dispatches (ua.c calls into session.c). */
+void sip_ua_request(struct sip_ua *ua, struct sip_tsx *tsx,
+		    osip_message_t *req, const struct sip_src *src);
+/* ACK for a 2xx (no transaction), and a 2xx that matched none. */
+void sip_session_ack(struct sip_ua *ua, const osip_message_t *ack);
+void sip_session_stray_2xx(struct sip_ua *ua, const osip_message_t *resp);
+/* A request for a dialog of ours; false: no such dialog. */
+bool sip_session_request(struct sip_ua *ua, struct sip_tsx *tsx,
+			 osip_message_t *req, const struct sip_src *src);
+void sip_session_invite(struct sip_ua *ua, struct sip_tsx *tsx,
+			osip_message_t *req, const struct sip_src *src);
+bool sip_session_cancel(struct sip_ua *ua, struct sip_tsx *tsx,
+			osip_message_t *req);
+void sip_session_close_all(struct sip_ua *ua);
+json_t *sip_session_json(const struct sip_ua *ua);
+
+#endif

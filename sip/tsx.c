@@ -1,0 +1,1144 @@
+/* sip/tsx.c - libosip2's transaction state machines on our loop (s.17) */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#define GW_LOG_MOD "sip"
+#include "sip_int.h"
+
+/*
+ * libosip2 runs the four RFC 3261 s.17 state machines; we feed them from
+ * the loop and never call it from another thread (it is built OSIP_MT,
+ * but its state machines are not re-entrant).  Its callbacks only queue
+ * (an event carrying a clone of the message, or a "dead" mark): the
+ * queue is delivered to the transaction user after every *_execute has
+ * run, so a handler may create transactions, send responses or drop its
+ * session without touching libosip2 while it iterates.  Dead
+ * transactions are freed after that (never in the kill callback: the
+ * state machine still reads the transaction when it returns).  One
+ * gw_tmr, re-armed from osip_timers_gettimeout after each run, drives
+ * the retransmission and timeout timers.
+ *
+ * New requests are checked here in the order of s.8.2: version (505),
+ * mandatory headers and scalars (400), method (405/501), Request-URI
+ * scheme (416), merged requests (482, s.8.2.2.2), Require (420), then
+ * the UA (dialogs, sessions, OPTIONS).  Max-Forwards is not checked: we
+ * are an endpoint and an endpoint processes a request with
+ * Max-Forwards 0 normally (RFC 4475 s.3.3.11); 483 belongs to proxies.
+ */
+
+struct sip_tsx_ev {
+	struct sip_tsx_ev *next;
+	struct sip_tsx *tsx;		/* referenced */
+	int status;
+	osip_message_t *msg;		/* a clone, or NULL */
+};
+
+/* ------------------------------------------------------------------ */
+/* Helpers on messages                                                */
+/* ------------------------------------------------------------------ */
+
+/** A random token for tags, branches and Call-IDs ([0-9a-z]). */
+void sip_rand_token(char *buf, size_t size)
+{
+	static const char al[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+	unsigned char rnd[32];
+	size_t i, n = size - 1 < sizeof(rnd) ? size - 1 : sizeof(rnd);
+
+	if (getrandom(rnd, n, 0) != (ssize_t)n)
+		for (i = 0; i < n; i++)
+			rnd[i] = (unsigned char)random();
+	for (i = 0; i < n; i++)
+		buf[i] = al[rnd[i] % 36];
+	buf[n] = '\0';
+}
+
+/** The tag parameter of a From or To value, or NULL. */
+const char *sip_tag(const osip_from_t *f)
+{
+	osip_generic_param_t *p = NULL;
+
+	if (!f || osip_uri_param_get_byname((osip_list_t *)&f->gen_params,
+					    (char *)"tag", &p) < 0 ||
+	    !p || !p->gvalue)
+		return NULL;
+	return p->gvalue;
+}
+
+/** Set the tag parameter of a From or To value. */
+void sip_set_tag(osip_from_t *f, const char *tag)
+{
+	osip_uri_param_add(&f->gen_params, osip_strdup("tag"),
+			   osip_strdup(tag));
+}
+
+/** A parameter of a Via (name lower case): its value, "" when it has
+ * none, NULL when absent. */
+const char *sip_via_param(const osip_via_t *via, const char *name)
+{
+	osip_generic_param_t *p = NULL;
+
+	if (!via || osip_uri_param_get_byname((osip_list_t *)&via->via_params,
+					    (char *)name, &p) < 0 || !p)
+		return NULL;
+	return p->gvalue ? p->gvalue : "";
+}
+
+/** A URI parameter (name lower case), or NULL. */
+const char *sip_uri_param(const osip_uri_t *uri, const char *name)
+{
+	osip_uri_param_t *p = NULL;
+
+	if (!uri || osip_uri_param_get_byname((osip_list_t *)&uri->url_params,
+					    (char *)name, &p) < 0 || !p)
+		return NULL;
+	return p->gvalue ? p->gvalue : "";
+}
+
+/** Our Supported header value. */
+const char *sip_supported(const struct sip_ua *ua)
+{
+	return ua->conf.prack ? SIP_SUPPORTED_REL : SIP_SUPPORTED;
+}
+
+/** The standard reason phrase for status. */
+const char *sip_reason_phrase(unsigned status)
+{
+	const char *r = osip_message_get_reason((int)status);
+
+	if (r)
+		return r;
+	return status < 200 ? "Trying" : status < 300 ? "OK" :
+		status < 400 ? "Redirect" : "Error";
+}
+
+/** The first value of header lname (lower case), or NULL. */
+const char *sip_msg_header(const osip_message_t *m, const char *lname)
+{
+	osip_header_t *h = NULL;
+
+	if (osip_message_header_get_byname(m, lname, 0, &h) < 0 || !h)
+		return NULL;
+	return h->hvalue;
+}
+
+/** The first body of m, or EN0ENT. */
+int sip_msg_body(const osip_message_t *m, const char **bodyp, size_t *lenp)
+{
+	osip_body_t *b = NULL;
+
+	if (osip_message_get_body(m, 0, &b) < 0 || !b || !b->body)
+		return ENOENT;
+	*bodyp = b->body;
+	*lenp = b->length;
+	return 0;
+}
+
+/** Set m's body and Content-Type. */
+int sip_msg_set_body(osip_message_t *m, const char *type, const char *body)
+{
+	if (osip_message_set_body(m, body, strlen(body)) < 0 ||
+	    osip_message_set_content_type(m, type) < 0)
+		return ENOMEM;
+	return 0;
+}
+
+/** True if a header lname lists opt (comma lists, any case). */
+bool sip_msg_has_option(const osip_message_t *m, const char *lname,
+			const char *opt)
+{
+	osip_header_t *h;
+	const char *p, *e;
+	size_t n = strlen(opt);
+	int pos = 0;
+
+	while (osip_message_header_get_byname(m, lname, pos, &h) >= 0 && h) {
+		pos++;
+		for (p = h->hvalue; p && *p; p = e) {
+			while (*p == ' ' || *p == '\t' || *p == ',')
+				p++;
+			e = p + strcspn(p, ", \t");
+			if ((size_t)(e - p) == n && !strncasecmp(p, opt, n))
+				return true;
+			e += strspn(e, " \t");
+		}
+	}
+	return false;
+}
+
+/** Add "Reason: Q.850;cause=N" (RFC 3326) when r names a cause. */
+void sip_msg_add_reason(osip_message_t *m, const struct sip_reason *r)
+{
+	char buf[64];
+
+	if (!r || r->q850 <= 0)
+		return;
+	snprintf(buf, sizeof(buf), "Q.850;cause=%d", r->q850);
+	osip_message_set_header(m, "Reason", buf);
+}
+
+/** Read a Q.850 Reason header into r (q850 0 when there is none). */
+void sip_msg_get_reason(const osip_message_t *m, struct sip_reason *r)
+{
+	osip_header_t *h;
+	const char *p;
+	int pos = 0;
+
+	r->q850 = 0;
+	r->location = -1;
+	while (osip_message_header_get_byname(m, "reason", pos++, &h) >= 0 &&
+	       h && h->hvalue) {
+		if (strncasecmp(h->hvalue, "Q.850", 5))
+			continue;
+		p = strcasestr(h->hvalue, "cause=");
+		if (p)
+			r->q850 = atoi(p + 6);
+		p = strcasestr(h->hvalue, "location=");
+		if (p)
+			r->location = atoi(p + 9);
+		if (r->q850 < 0 || r->q850 > 127)
+			r->q850 = 0;
+		return;
+	}
+}
+
+/**
+ * Where a request for uri goes: its IP-literal host, port and transport
+ * (s.19.1; sips: means TLS).  Host names need RFC 3263 resolution,
+ * which is not implemented yet: ENOTSUP.
+ */
+int sip_uri_dst(const osip_uri_t *uri, enum sip_transport *tpp,
+		struct sip_addr *dst)
+{
+	const char *tp;
+	enum sip_transport t = SIP_UDP;
+	unsigned port;
+	int err;
+
+	if (!uri || !uri->scheme || !uri->host)
+		return EINVAL;
+	if (!strcasecmp(uri->scheme, "sips"))
+		t = SIP_TLS;
+	else if (strcasecmp(uri->scheme, "sip"))
+		return EPROTONOSUPPORT;
+	tp = sip_uri_param(uri, "transport");
+	if (tp) {
+		if (!strcasecmp(tp, "tcp"))
+			t = t == SIP_TLS ? SIP_TLS : SIP_TCP;
+		else if (!strcasecmp(tp, "tls"))
+			t = SIP_TLS;
+	}
+	port = uri->port ? (unsigned)atoi(uri->port) :
+		t == SIP_TLS ? 5061 : 5060;
+	err = sip_addr_set(dst, uri->host, port);
+	if (err) {
+		GW_DBG("%s: host names need DNS (RFC 3263), not implemented "
+		       "yet: use an IP literal", uri->host);
+		return ENOTSUP;
+	}
+	*tpp = t;
+	return 0;
+}
+
+/**
+ * A response to req (s.8.2.6): Via, From, To (with totag added unless
+ * req's To has a tag, or status is 100), Call-ID and CSeq copied.
+ */
+int sip_msg_response(osip_message_t **respp, const osip_message_t *req,
+		     unsigned status, const char *totag)
+{
+	osip_message_t *r = NULL;
+	osip_via_t *v, *vc;
+	int pos, err = ENOMEM;
+
+	if (osip_message_init(&r) < 0)
+		return ENOMEM;
+	osip_message_set_version(r, osip_strdup("SIP/2.0"));
+	osip_message_set_status_code(r, (int)status);
+	osip_message_set_reason_phrase(r,
+				       osip_strdup(sip_reason_phrase(status)));
+	for (pos = 0; !osip_list_eol(&req->vias, pos); pos++) {
+		v = osip_list_get(&req->vias, pos);
+		if (osip_via_clone(v, &vc) < 0)
+			goto out;
+		osip_list_add(&r->vias, vc, -1);
+	}
+	if (req->from && osip_from_clone(req->from, &r->from) < 0)
+		goto out;
+	if (req->to) {
+		if (osip_to_clone(req->to, &r->to) < 0)
+			goto out;
+		if (!sip_tag(r->to) && totag && status > 100)
+			sip_set_tag(r->to, totag);
+	}
+	if (req->call_id && osip_call_id_clone(req->call_id, &r->call_id) < 0)
+		goto out;
+	if (req->cseq && osip_cseq_clone(req->cseq, &r->cseq) < 0)
+		goto out;
+	err = 0;
+ out:
+	if (err)
+		osip_message_free(r);
+	else
+		*respp = r;
+	return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sending                                                            */
+/* ------------------------------------------------------------------ */
+
+static int send_msg(struct sip_ua *ua, osip_message_t *msg,
+		    enum sip_transport tp, const struct sip_addr *dst,
+		    struct sip_conn *conn)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int err;
+
+	if (osip_message_to_str(msg, &buf, &len) < 0 || !buf)
+		return ENOMEM;
+	err = sip_transport_send(ua, tp, dst, conn, buf, len);
+	if (err) {
+		char pa[80];
+
+		sip_addr_print(dst, pa, sizeof(pa));
+		GW_LOG_LIMITED(GW_LOG_WARN, "send to %s %s: %s",
+			       sip_transport_name(tp), pa, strerror(err));
+	}
+	osip_free(buf);
+	return err;
+}
+
+/** Send msg outside a transaction (ACK for a 2xx; 2xx retransmissions;
+ * stateless responses).  msg stays the caller's. */
+int sip_send_raw(struct sip_ua *ua, osip_message_t *msg,
+		 enum sip_transport tp, const struct sip_addr *dst,
+		 struct sip_conn *conn)
+{
+	return send_msg(ua, msg, tp, dst, conn);
+}
+
+static int osip_send_cb(osip_transaction_t *tr, osip_message_t *msg,
+			char *host, int port, int out_socket)
+{
+	struct sip_tsx *tsx = osip_transaction_get_reserved1(tr);
+
+	(void)host;
+	(void)port;
+	(void)out_socket;
+	if (!tsx)
+		return -1;
+	return send_msg(tsx->ua, msg, tsx->tp, &tsx->dst, tsx->conn) ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* libosip2 callbacks: queue only                                     */
+/* ------------------------------------------------------------------ */
+
+static void queue_ev(struct sip_tsx *tsx, int status, osip_message_t *msg)
+{
+	struct sip_ua *ua = tsx->ua;
+	struct sip_tsx_ev *ev = calloc(1, sizeof(*ev));
+
+	if (!ev)
+		return;
+	ev->tsx = gw_mem_ref(tsx);
+	ev->status = status;
+	if (msg && osip_message_clone(msg, &ev->msg) < 0)
+		ev->msg = NULL;
+	if (msg && !ev->msg) {
+		gw_mem_deref(ev->tsx);
+		free(ev);
+		return;
+	}
+	if (ua->evq_tail)
+		ua->evq_tail->next = ev;
+	else
+		ua->evq = ev;
+	ua->evq_tail = ev;
+}
+
+static void cb_response(int type, osip_transaction_t *tr, osip_message_t *m)
+{
+	struct sip_tsx *tsx = osip_transaction_get_reserved1(tr);
+
+	(void)type;
+	if (tsx && m)
+		queue_ev(tsx, m->status_code, m);
+}
+
+static void cb_timeout(int type, osip_transaction_t *tr, osip_message_t *m)
+{
+	struct sip_tsx *tsx = osip_transaction_get_reserved1(tr);
+
+	(void)type;
+	(void)m;
+	if (tsx)
+		queue_ev(tsx, 408, NULL);
+}
+
+static void cb_kill(int type, osip_transaction_t *tr)
+{
+	struct sip_tsx *tsx = osip_transaction_get_reserved1(tr);
+
+	(void)type;
+	if (tsx)
+		tsx->killed = true;	/* freed by sip_tsx_run */
+}
+
+static void cb_transport_error(int type, osip_transaction_t *tr, int error)
+{
+	struct sip_tsx *tsx = osip_transaction_get_reserved1(tr);
+
+	(void)type;
+	(void)error;
+	if (tsx && (tsx->type == ICT || tsx->type == NICT))
+		queue_ev(tsx, 503, NULL);
+	if (tsx)
+		tsx->killed = true;
+}
+
+static void trace_cb(const char *fi, int li, osip_trace_level_t level,
+		       const char *fmt, va_list ap)
+{
+	(void)fi;
+	(void)li;
+	/* libosip2 reports every malformed packet at ERROR: that is our
+	 * decision to log (once, rate limited), not its. */
+	gw_vlog(level == OSIP_FATAL || level == OSIP_BUG ? GW_LOG_ERR :
+		GW_LOG_DEBUG, "osip", fmt, ap);
+}
+
+/* ------------------------------------------------------------------ */
+/* Transactions                                                       */
+/* ------------------------------------------------------------------ */
+
+static void tsx_destroy(void *data)
+{
+	struct sip_tsx *tsx = data;
+
+	gw_mem_deref(tsx->conn);
+	gw_mem_deref(tsx->totag);
+}
+
+static struct sip_tsx *tsx_new(struct sip_ua *ua, osip_fsm_type_t type,
+			       enum sip_transport tp,
+			       const struct sip_addr *dst,
+			       struct sip_conn *conn)
+{
+	struct sip_tsx *tsx = gw_mem_zalloc(sizeof(*tsx), tsx_destroy);
+
+	if (!tsx)
+		return NULL;
+	tsx->ua = ua;
+	tsx->type = type;
+	tsx->tp = tp;
+	tsx->dst = *dst;
+	tsx->conn = sip_conn_ref(conn);
+	return tsx;
+}
+
+static void tsx_link(struct sip_tsx *tsx, osip_transaction_t *tr)
+{
+	struct sip_ua *ua = tsx->ua;
+
+	tsx->tr = tr;
+	osip_transaction_set_reserved1(tr, tsx);
+	tsx->next = ua->tsxs;
+	ua->tsxs = tsx;			/* the list's reference */
+	ua->stats.tsx_created++;
+}
+
+/** Stop delivering responses of tsx to its owner. */
+void sip_tsx_detach(struct sip_tsx *tsx)
+{
+	if (!tsx)
+		return;
+	tsx->resph = NULL;
+	tsx->arg = NULL;
+}
+
+/**
+ * Send req in a new client transaction (ICT for INVITE, else NICT) to
+ * dst.  resph gets each response, or 408/503 without a message.  req is
+ * consumed; *tsxp (optional) gets a reference.
+ */
+int sip_tsx_request(struct sip_tsx **tsxp, struct sip_ua *ua,
+		    osip_message_t *req, enum sip_transport tp,
+		    const struct sip_addr *dst, sip_tsx_resp_h *resph,
+		    void *arg)
+{
+	osip_transaction_t *tr = NULL;
+	osip_fsm_type_t type;
+	struct sip_tsx *tsx;
+	osip_event_t *ev;
+
+	type = MSG_IS_INVITE(req) ? ICT : NICT;
+	tsx = tsx_new(ua, type, tp, dst, NULL);
+	if (!tsx) {
+		osip_message_free(req);
+		return ENOMEM;
+	}
+	if (osip_transaction_init(&tr, type, ua->osip, req) < 0) {
+		osip_message_free(req);
+		gw_mem_deref(tsx);
+		return EINVAL;
+	}
+	tsx->resph = resph;
+	tsx->arg = arg;
+	tsx_link(tsx, tr);
+	ev = osip_new_outgoing_sipmessage(req);
+	ev->transactionid = tr->transactionid;
+	osip_transaction_add_event(tr, ev);
+	if (tsxp)
+		*tsxp = gw_mem_ref(tsx);
+	return 0;
+}
+
+/** Send resp (consumed) in server transaction tsx. */
+int sip_tsx_respond_msg(struct sip_tsx *tsx, osip_message_t *resp)
+{
+	osip_event_t *ev;
+
+	if (tsx->ua->user_agent && *tsx->ua->user_agent &&
+	    !sip_msg_header(resp, "server"))
+		osip_message_set_header(resp, "Server", tsx->ua->user_agent);
+	if (!tsx->tr || tsx->killed || tsx->final_sent) {
+		osip_message_free(resp);
+		return EALREADY;
+	}
+	if (resp->status_code >= 200)
+		tsx->final_sent = true;
+	ev = osip_new_outgoing_sipmessage(resp);
+	ev->transactionid = tsx->tr->transactionid;
+	osip_transaction_add_event(tsx->tr, ev);
+	return 0;
+}
+
+/** Respond with status and nothing else than what it needs (Allow for
+ * 405/501, Accept for 415, Supported/Allow/Accept for OPTIONS). */
+int sip_tsx_respond(struct sip_tsx *tsx, const osip_message_t *req,
+		    unsigned status)
+{
+	osip_message_t *resp;
+	int err;
+
+	err = sip_msg_response(&resp, req, status, tsx->totag);
+	if (err)
+		return err;
+	if (status == 405 || status == 501 ||
+	    (MSG_IS_OPTIONS(req) && status == 200))
+		osip_message_set_allow(resp, SIP_ALLOW);
+	if (status == 415 || (MSG_IS_OPTIONS(req) && status == 200))
+		osip_message_set_accept(resp, SIP_ACCEPT);
+	if (MSG_IS_OPTIONS(req) && status == 200)
+		osip_message_set_header(resp, "Supported",
+					sip_supported(tsx->ua));
+	return sip_tsx_respond_msg(tsx, resp);
+}
+
+static void tsx_free_dead(struct sip_ua *ua, bool all)
+{
+	struct sip_tsx **pp = &ua->tsxs, *tsx;
+
+	while ((tsx = *pp)) {
+		if (!tsx->killed && !all) {
+			pp = &tsx->next;
+			continue;
+		}
+		*pp = tsx->next;
+		tsx->next = NULL;
+		if (tsx->tr) {
+			osip_transaction_set_reserved1(tsx->tr, NULL);
+			osip_transaction_free(tsx->tr);
+			tsx->tr = NULL;
+		}
+		tsx->killed = true;
+		gw_mem_deref(tsx);
+	}
+}
+
+static void tmr_expired(void *arg)
+{
+	sip_tsx_run(arg);
+}
+
+/** Run libosip2 until it is quiet, deliver, clean up, re-arm. */
+void sip_tsx_run(struct sip_ua *ua)
+{
+	osip_t *o = ua->osip;
+	struct sip_tsx_ev *ev;
+	struct timeval tv;
+	uint64_t ms;
+	int round;
+
+	if (ua->running || !o)
+		return;
+	ua->running = true;
+	for (round = 0; round < 32; round++) {
+		osip_timers_ict_execute(o);
+		osip_timers_ist_execute(o);
+		osip_timers_nict_execute(o);
+		osip_timers_nist_execute(o);
+		/* Server transactions first: a response goes out before a
+		 * request the same handler started (202, then NOTIFY). */
+		osip_nist_execute(o);
+		osip_ist_execute(o);
+		osip_nict_execute(o);
+		osip_ict_execute(o);
+		osip_retransmissions_execute(o);
+		if (!ua->evq)
+			break;
+		while ((ev = ua->evq)) {
+			ua->evq = ev->next;
+			if (!ua->evq)
+				ua->evq_tail = NULL;
+			if (ev->tsx->resph)
+				ev->tsx->resph(ev->tsx, ev->status, ev->msg,
+					       ev->tsx->arg);
+			if (ev->msg)
+				osip_message_free(ev->msg);
+			gw_mem_deref(ev->tsx);
+			free(ev);
+		}
+	}
+	tsx_free_dead(ua, false);
+	ua->running = false;
+
+	tv.tv_sec = 0;
+	tv.tv_usec = 0;
+	osip_timers_gettimeout(o, &tv);
+	ms = (uint64_t)tv.tv_sec * 1000 + ((uint64_t)tv.tv_usec + 999) / 1000;
+	if (ms > 10000)
+		ms = 10000;
+	if (!ua->closing)
+		gw_tmr_start(&ua->tmr, ms, tmr_expired, ua);
+}
+
+/* ------------------------------------------------------------------ */
+/* Receiving                                                          */
+/* ------------------------------------------------------------------ */
+
+static bool known_method(const char *m)
+{
+	static const char *const known[] = {
+		"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER",
+		"PRACK", "SUBSCRIBE", "NOTIFY", "PUBLISH", "INFO", "REFER",
+		"MESSAGE", "UPDATE",
+	};
+	size_t i;
+
+	for (i = 0; i < GW_ARRAY_SIZE(known); i++)
+		if (!strcmp(m, known[i]))
+			return true;
+	return false;
+}
+
+/* Methods we know but do not serve (yet): 405 with Allow. */
+static bool served_method(const struct sip_ua *ua, const char *m)
+{
+	if (!strcmp(m, "PRACK"))
+		return ua->conf.prack;
+	return strcmp(m, "REGISTER") && strcmp(m, "SUBSCRIBE") &&
+		strcmp(m, "PUBLISH") && strcmp(m, "MESSAGE");
+}
+
+static bool numeric(const char *s, unsigned long long max)
+{
+	unsigned long long v = 0;
+
+	if (!s || !*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		v = v * 10 + (unsigned)(*s - '0');
+		if (v > max)
+			return false;
+	}
+	return true;
+}
+
+/* Where responses to a request go (s.18.2.2, RFC 3581): the source
+ * address (we add received), to rport's source port or sent-by's. */
+static void response_dst(struct sip_addr *dst, const osip_message_t *req,
+			 const struct sip_src *src)
+{
+	osip_via_t *via = NULL;
+	unsigned port = 5060;
+	char ip[64];
+
+	*dst = src->peer;
+	if (src->tp != SIP_UDP)
+		return;
+	osip_message_get_via(req, 0, &via);
+	if (!via)
+		return;
+	if (sip_via_param(via, "rport"))
+		return;
+	if (via->port && numeric(via->port, 65535))
+		port = (unsigned)atoi(via->port);
+	if (!sip_addr_ip(&src->peer, ip, sizeof(ip)))
+		sip_addr_set(dst, ip, port);
+}
+
+/* A stateless response for a request no transaction could hold. */
+static void respond_stateless(struct sip_ua *ua, const osip_message_t *req,
+			      const struct sip_src *src, unsigned status)
+{
+	osip_message_t *resp;
+	struct sip_addr dst;
+	char tag[16];
+
+	if (MSG_IS_ACK(req) || osip_list_size(&req->vias) < 1)
+		return;
+	sip_rand_token(tag, sizeof(tag));
+	if (sip_msg_response(&resp, req, status, tag))
+		return;
+	if (status == 501 || status == 405)
+		osip_message_set_allow(resp, SIP_ALLOW);
+	response_dst(&dst, req, src);
+	send_msg(ua, resp, src->tp, &dst, src->conn);
+	osip_message_free(resp);
+}
+
+/* 482 for a request that merges with one in progress (s.8.2.2.2). */
+static bool merged(struct sip_ua *ua, const osip_message_t *req)
+{
+	const struct sip_tsx *t;
+	const osip_message_t *o;
+	osip_via_t *v1 = NULL, *v2 = NULL;
+	const char *ft, *ft2, *b1, *b2;
+
+	ft = sip_tag(req->from);
+	if (sip_tag(req->to) || !ft)
+		return false;
+	osip_message_get_via(req, 0, &v1);
+	b1 = sip_via_param(v1, "branch");
+	for (t = ua->tsxs; t; t = t->next) {
+		if (!t->tr || t->killed || (t->type != IST && t->type != NIST))
+			continue;
+		o = t->tr->orig_request;
+		if (!o || o == req || !o->call_id || !o->cseq || !o->from)
+			continue;
+		if (osip_call_id_match(o->call_id, req->call_id) ||
+		    strcmp(o->cseq->number, req->cseq->number) ||
+		    strcmp(o->cseq->method, req->cseq->method))
+			continue;
+		ft2 = sip_tag(o->from);
+		if (!ft2 || strcmp(ft2, ft))
+			continue;
+		v2 = NULL;
+		osip_message_get_via(o, 0, &v2);
+		b2 = sip_via_param(v2, "branch");
+		if (b1 && b2 && !strcmp(b1, b2))
+			continue;	/* the same request (retransmission) */
+		return true;
+	}
+	return false;
+}
+
+/* The first Require option we do not support, or NULL. */
+static const char *unsupported_option(const struct sip_ua *ua,
+				      const osip_message_t *req, char *buf,
+				      size_t size)
+{
+	osip_header_t *h;
+	const char *p, *e;
+	int pos = 0;
+	size_t used = 0, n;
+
+	buf[0] = '\0';
+	while (osip_message_header_get_byname(req, "require", pos++, &h) >= 0
+	       && h) {
+		for (p = h->hvalue; p && *p; p = e) {
+			p += strspn(p, " \t,");
+			e = p + strcspn(p, ", \t");
+			n = (size_t)(e - p);
+			if (!n)
+				break;
+			if ((n == 5 && !strncasecmp(p, "timer", 5)) ||
+			    (n == 8 && !strncasecmp(p, "replaces", 8)) ||
+			    (n == 6 && !strncasecmp(p, "100rel", 6) &&
+			     ua->conf.prack))
+				continue;
+			if (used + n + 3 < size) {
+				used += (size_t)snprintf(buf + used,
+							 size - used, "%s%.*s",
+							 used ? ", " : "",
+							 (int)n, p);
+			}
+		}
+	}
+	return buf[0] ? buf : NULL;
+}
+
+/* Validate req; 0 to go on, else the status to reject it with. */
+static unsigned check_request(struct sip_ua *ua, const osip_message_t *req)
+{
+	const char *scheme;
+	osip_via_t *via = NULL;
+
+	if (!req->sip_version || strcmp(req->sip_version, "SIP/2.0"))
+		return 505;
+	osip_message_get_via(req, 0, &via);
+	if (!via || !via->host || !req->from || !req->to || !req->call_id ||
+	    !req->call_id->number || !req->cseq || !req->cseq->method ||
+	    !req->req_uri)
+		return 400;
+	if (!numeric(req->cseq->number, 0xffffffffull))
+		return 400;
+	if (via->port && !numeric(via->port, 65535))
+		return 400;
+	if (strcmp(req->cseq->method, req->sip_method))
+		return known_method(req->sip_method) ? 400 : 501;
+	if (!known_method(req->sip_method))
+		return 501;
+	scheme = req->req_uri->scheme;
+	if (!scheme || (strcasecmp(scheme, "sip") &&
+			strcasecmp(scheme, "sips") &&
+			strcasecmp(scheme, "tel")))
+		return 416;
+	if (!req->req_uri->host || (req->req_uri->port &&
+				    !numeric(req->req_uri->port, 65535)))
+		return 400;
+	/* Escaped headers in a Request-URI (RFC 4475 s.3.1.2.11). */
+	if (osip_list_size(&req->req_uri->url_headers) > 0)
+		return 400;
+	if (!served_method(ua, req->sip_method))
+		return 405;
+	return 0;
+}
+
+static void recv_request(struct sip_ua *ua, const struct sip_src *src,
+			 osip_event_t *evt, bool bad_ruri)
+{
+	osip_message_t *req = evt->sip;
+	osip_transaction_t *tr;
+	struct sip_tsx *tsx;
+	struct sip_addr dst;
+	unsigned status;
+	char unsup[256];
+	char ip[64];
+
+	/* Our received (always) and rport (when asked) on the top Via. */
+	if (!sip_addr_ip(&src->peer, ip, sizeof(ip)))
+		osip_message_fix_last_via_header(
+			req, ip, (int)sip_addr_port(&src->peer));
+
+	status = check_request(ua, req);
+	if (bad_ruri && (!status || status == 405))
+		status = 400;
+	if (MSG_IS_ACK(req)) {
+		/* An ACK for a non-2xx belongs to its IST; one for a 2xx
+		 * to its dialog (s.17.2.1, s.13.3.1.4). */
+		if (!status &&
+		    osip_find_transaction_and_add_event(ua->osip, evt) == 0)
+			return;
+		if (!status)
+			sip_session_ack(ua, req);
+		goto drop;
+	}
+	/* Retransmissions go to their transaction. */
+	if (status != 400 && status != 505 &&
+	    osip_find_transaction_and_add_event(ua->osip, evt) == 0)
+		return;
+	response_dst(&dst, req, src);
+	tsx = tsx_new(ua, MSG_IS_INVITE(req) ? IST : NIST, src->tp, &dst,
+		      src->conn);
+	if (!tsx)
+		goto drop;
+	tr = status == 400 || status == 505 ? NULL :
+		osip_create_transaction(ua->osip, evt);
+	if (!tr) {
+		gw_mem_deref(tsx);
+		ua->stats.rx_bad++;
+		respond_stateless(ua, req, src, status ? status : 400);
+		goto drop;
+	}
+	{
+		char tag[16];
+
+		sip_rand_token(tag, sizeof(tag));
+		tsx->totag = gw_mem_strdup(tag);
+	}
+	tsx_link(tsx, tr);
+	/* The request now belongs to the transaction (tr->orig_request). */
+	osip_transaction_execute(tr, evt);
+	req = tr->orig_request;
+	if (!req)
+		return;
+
+	if (status) {
+		ua->stats.rx_bad++;
+		sip_tsx_respond(tsx, req, status);
+		return;
+	}
+	if (merged(ua, req)) {
+		sip_tsx_respond(tsx, req, 482);
+		return;
+	}
+	if (!MSG_IS_CANCEL(req) &&
+	    unsupported_option(ua, req, unsup, sizeof(unsup))) {
+		osip_message_t *resp;
+
+		if (!sip_msg_response(&resp, req, 420, tsx->totag)) {
+			osip_message_set_header(resp, "Unsupported", unsup);
+			sip_tsx_respond_msg(tsx, resp);
+		}
+		return;
+	}
+	sip_ua_request(ua, tsx, req, src);
+	return;
+ drop:
+	osip_event_free(evt);
+}
+
+/* An IPv6 address without its [ ] as a sip: Request-URI's host
+ * (RFC 5118 s.4.2): libosip2 reads "sip:2001:db8::10" as host
+ * "2001:db8:" and port "10", so look at the raw request line. */
+static bool ruri_unbracketed_v6(const char *buf, size_t len)
+{
+	const char *sp = memchr(buf, ' ', len), *p, *end, *at;
+	unsigned colons = 0;
+
+	if (!sp)
+		return false;
+	p = sp + 1;
+	end = memchr(p, ' ', len - (size_t)(p - buf));
+	if (!end)
+		return false;
+	if ((size_t)(end - p) > 4 && !strncasecmp(p, "sip:", 4))
+		p += 4;
+	else if ((size_t)(end - p) > 5 && !strncasecmp(p, "sips:", 5))
+		p += 5;
+	else
+		return false;
+	at = memchr(p, '@', (size_t)(end - p));
+	if (at)
+		p = at + 1;
+	if (p < end && *p == '[')
+		return false;
+	for (; p < end && *p != ';' && *p != '?'; p++)
+		if (*p == ':')
+			colons++;
+	return colons > 1;
+}
+
+/** A message framed by the transport: parse it and hand it on. */
+void sip_tsx_recv(struct sip_ua *ua, const struct sip_src *src,
+		  const char *buf, size_t len)
+{
+	osip_event_t *evt;
+	osip_message_t *m;
+
+	evt = osip_parse(buf, len);
+	if (!evt || !evt->sip) {
+		if (evt)
+			osip_event_free(evt);
+		ua->stats.rx_bad++;
+		sip_tsx_recv_bad(ua, src, buf, len, 400);
+		return;
+	}
+	m = evt->sip;
+	if (MSG_IS_REQUEST(m)) {
+		recv_request(ua, src, evt, ruri_unbracketed_v6(buf, len));
+		return;
+	}
+	/* Responses: malformed ones are dropped (RFC 4475 s.3.1.2.5,
+	 * s.3.1.2.19), as are those for no transaction of ours, except 2xx
+	 * for an INVITE, which the TU ACKs again (s.13.2.2.4). */
+	if (m->status_code < 100 || m->status_code > 699 || !m->cseq ||
+	    !numeric(m->cseq->number, 0xffffffffull) || !m->call_id ||
+	    !m->from || !m->to || osip_list_size(&m->vias) < 1) {
+		ua->stats.rx_dropped++;
+		osip_event_free(evt);
+		return;
+	}
+	if (osip_find_transaction_and_add_event(ua->osip, evt) == 0)
+		return;
+	if (MSG_IS_STATUS_2XX(m) && m->cseq->method &&
+	    !strcmp(m->cseq->method, "INVITE"))
+		sip_session_stray_2xx(ua, m);
+	else
+		ua->stats.rx_dropped++;
+	osip_event_free(evt);
+}
+
+/* A raw header line of buf named long or compact, copied into out. */
+static bool raw_header(const char *buf, size_t len, const char *lname,
+		       const char *cname, char *out, size_t *used,
+		       size_t size)
+{
+	const char *p = buf, *end = buf + len, *eol, *q;
+	size_t n, ln = strlen(lname);
+	bool found = false;
+
+	while (p < end && (eol = memchr(p, '\n', (size_t)(end - p)))) {
+		q = NULL;
+		if ((size_t)(eol - p) > ln && !strncasecmp(p, lname, ln))
+			q = p + ln;
+		else if (cname && eol - p > 1 && (*p == cname[0] ||
+						  *p == (cname[0] & ~0x20)))
+			q = p + 1;
+		if (q) {
+			q += strspn(q, " \t");
+			if (*q == ':') {
+				/* unfold continuation lines */
+				while (eol + 1 < end &&
+				       (eol[1] == ' ' || eol[1] == '\t'))
+					eol = memchr(eol + 1, '\n',
+						     (size_t)(end - eol - 1))
+						?: end - 1;
+				n = (size_t)(eol + 1 - p);
+				if (*used + n + 1 >= size)
+					return false;
+				memcpy(out + *used, p, n);
+				*used += n;
+				if (n < 2 || out[*used - 2] != '\r') {
+					out[*used - 1] = '\r';
+					out[(*used)++] = '\n';
+				}
+				found = true;
+			}
+		}
+		if (p + 2 <= end && eol == p + 1 && *p == '\r')
+			break;		/* end of headers */
+		p = eol + 1;
+	}
+	return found;
+}
+
+/**
+ * Answer a message that could not be framed or parsed with status
+ * (RFC 4475 s.3.1.2) from its raw Via, From, To, Call-ID and CSeq lines,
+ * or 416 when its Request-URI scheme is not one of ours; responses,
+ * ACKs and messages without those lines are dropped.
+ */
+void sip_tsx_recv_bad(struct sip_ua *ua, const struct sip_src *src,
+		      const char *buf, size_t len, unsigned status)
+{
+	static _Thread_local char out[8192];
+	size_t used, sp, n;
+	const char *uri, *colon;
+	struct sip_addr dst = src->peer;
+
+	ua->stats.rx_bad++;
+	if (len < 8 || !strncmp(buf, "SIP/", 4) || !strncmp(buf, "ACK ", 4)) {
+		ua->stats.rx_dropped++;
+		return;
+	}
+	sp = strcspn(buf, " \r\n");
+	if (buf[sp] == ' ') {
+		uri = buf + sp + 1;
+		n = strcspn(uri, " \r\n");
+		colon = memchr(uri, ':', n);
+		if (colon && colon > uri && *uri != '<' &&
+		    !(colon - uri == 3 && !strncasecmp(uri, "sip", 3)) &&
+		    !(colon - uri == 4 && !strncasecmp(uri, "sips", 4)) &&
+		    !(colon - uri == 3 && !strncasecmp(uri, "tel", 3)))
+			status = 416;
+	}
+	/* s.8.2.1: the method is inspected before the headers, so an
+	 * unknown method gets 501 even when a header is beyond us
+	 * (RFC 4475 s.3.1.1.2). */
+	if (status == 400 && buf[sp] == ' ') {
+		static const char *const known[] = {
+			"INVITE ", "CANCEL ", "BYE ", "OPTIONS ", "REGISTER ",
+			"PRACK ", "SUBSCRIBE ", "NOTIFY ", "PUBLISH ",
+			"INFO ", "REFER ", "MESSAGE ", "UPDATE ",
+		};
+		size_t i;
+
+		for (i = 0; i < GW_ARRAY_SIZE(known); i++)
+			if (!strncmp(buf, known[i], strlen(known[i])))
+				break;
+		if (i == GW_ARRAY_SIZE(known) && !memchr(buf, '<', sp) &&
+		    !memchr(buf, ':', sp))
+			status = 501;
+	}
+	used = (size_t)snprintf(out, sizeof(out), "SIP/2.0 %u %s\r\n", status,
+				sip_reason_phrase(status));
+	if (!raw_header(buf, len, "via", "v", out, &used, sizeof(out)) ||
+	    !raw_header(buf, len, "from", "f", out, &used, sizeof(out)) ||
+	    !raw_header(buf, len, "to", "t", out, &used, sizeof(out)) ||
+	    !raw_header(buf, len, "call-id", "i", out, &used, sizeof(out)) ||
+	    !raw_header(buf, len, "cseq", NULL, out, &used, sizeof(out))) {
+		ua->stats.rx_dropped++;
+		return;
+	}
+	n = (size_t)snprintf(out + used, sizeof(out) - used,
+			     "Content-Length: 0\r\n\r\n");
+	if (used + n >= sizeof(out))
+		return;
+	used += n;
+	sip_transport_send(ua, src->tp, &dst, src->conn, out, used);
+}
+
+/* ------------------------------------------------------------------ */
+/* Set up and tear down                                               */
+/* ------------------------------------------------------------------ */
+
+/** Create ua's libosip2 instance and register our callbacks. */
+int sip_tsx_init(struct sip_ua *ua)
+{
+	static bool traced;
+	osip_t *o;
+	int i;
+
+	if (!traced) {
+		osip_trace_initialize_func(TRACE_LEVEL7, trace_cb);
+		traced = true;
+	}
+	if (osip_init(&o) < 0)
+		return ENOMEM;
+	osip_set_application_context(o, ua);
+	osip_set_cb_send_message(o, osip_send_cb);
+	for (i = OSIP_ICT_STATUS_1XX_RECEIVED;
+	     i <= OSIP_ICT_STATUS_6XX_RECEIVED; i++)
+		osip_set_message_callback(o, i, cb_response);
+	for (i = OSIP_NICT_STATUS_1XX_RECEIVED;
+	     i <= OSIP_NICT_STATUS_6XX_RECEIVED; i++)
+		osip_set_message_callback(o, i, cb_response);
+	osip_set_message_callback(o, OSIP_NICT_STATUS_2XX_RECEIVED_AGAIN,
+				  NULL);
+	osip_set_message_callback(o, OSIP_ICT_STATUS_TIMEOUT, cb_timeout);
+	osip_set_message_callback(o, OSIP_NICT_STATUS_TIMEOUT, cb_timeout);
+	for (i = OSIP_ICT_KILL_TRANSACTION; i <= OSIP_NIST_KILL_TRANSACTION;
+	     i++)
+		osip_set_kill_transaction_callback(o, i, cb_kill);
+	for (i = OSIP_ICT_TRANSPORT_ERROR; i <= OSIP_NIST_TRANSPORT_ERROR; i++)
+		osip_set_transport_error_callback(o, i, cb_transport_error);
+	ua->osip = o;
+	gw_tmr_init(&ua->tmr);
+	return 0;
+}
+
+/** Free every transaction and the libosip2 instance. */
+void sip_tsx_close(struct sip_ua *ua)
+{
+	struct sip_tsx_ev *ev;
+
+	gw_tmr_cancel(&ua->tmr);
+	while ((ev = ua->evq)) {
+		ua->evq = ev->next;
+		if (ev->msg)
+			osip_message_free(ev->msg);
+		gw_mem_deref(ev->tsx);
+		free(ev);
+	}
+	ua->evq_tail = NULL;
+	tsx_free_dead(ua, true);
+	if (ua->osip) {
+		osip_release(ua->osip);
+		ua->osip = NULL;
+	}
+}

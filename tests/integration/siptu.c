@@ -1,0 +1,320 @@
+/* tests/integration/siptu.c - a test transaction user on sip/ for SIPp */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "sip.h"
+#include "sdp.h"
+
+/*
+ * Stands where call control will stand: answers every INVITE with a
+ * fixed SDP answer made by sip/sdp.c (PCMA/PCMU, 127.0.0.1:40000), or
+ * rejects it, or rings for a while first; as a UAC it places calls.
+ * One line per event on stdout, for the tests.
+ *
+ *   siptu -l udp:127.0.0.1:5070 [-l tcp:...] [-r 486] [-d ms] [-R]
+ *         [-E] [-P] [-c sip:uas@127.0.0.1:5080 [-n calls] [-H hold_ms]]
+ *
+ * -R rings (180) first, -E sends 183 with the SDP first (early media),
+ * -P does 100rel (RFC 3262), -d delays the answer.
+ */
+
+static unsigned reject_status;
+static unsigned answer_delay_ms;
+static bool ring;
+static bool early_media;
+static struct sip_conf conf;
+static struct sip_ua *ua;
+static const char *call_uri;
+static unsigned calls_left, hold_ms = 500, calls_done, calls_failed;
+
+static const struct sip_sdp_codec codecs[] = {
+	{ "PCMA", 8000, 1, 8, NULL },
+	{ "PCMU", 8000, 1, 0, NULL },
+};
+
+struct call {
+	struct sip_session *sess;
+	struct gw_tmr tmr;
+	char *answer;
+	bool uac;
+};
+
+static void caps_fill(struct sip_sdp_caps *caps)
+{
+	sip_sdp_caps_init(caps);
+	caps->codecs = codecs;
+	caps->n_codecs = GW_ARRAY_SIZE(codecs);
+	caps->tel_event = true;
+	caps->tel_event_pt = 101;
+	caps->tel_events = "0-15";
+	caps->addr4 = "127.0.0.1";
+	caps->audio_port = 40000;
+}
+
+static void call_destroy(void *data)
+{
+	struct call *c = data;
+
+	gw_tmr_cancel(&c->tmr);
+	gw_mem_deref(c->answer);
+}
+
+static void next_call(void);
+
+static void call_event(struct sip_session *sess,
+		       const struct sip_session_event *ev, void *arg)
+{
+	struct call *c = arg;
+	static const char *const names[] = {
+		"progress", "answered", "modified", "dtmf", "transfer",
+		"closed",
+	};
+
+	printf("event %s %s status=%u cause=%d media=%s%s\n",
+	       sip_session_call_id(sess), names[ev->type], ev->status,
+	       ev->reason.q850, ev->media ? ev->media->codec : "-",
+	       ev->media && ev->media->hold ? " hold" : "");
+	fflush(stdout);
+	if (ev->type == SIP_SESS_TRANSFER) {
+		/* No call control here: the transfer "succeeds" at once. */
+		printf("transfer %s to=%s\n", sip_session_call_id(sess),
+		       ev->refer_to);
+		fflush(stdout);
+		sip_session_refer_notify(sess, 200);
+	}
+	if (ev->type == SIP_SESS_CLOSED) {
+		gw_mem_deref(c);
+	}
+}
+
+static void answer_now(void *arg)
+{
+	struct call *c = arg;
+
+	if (sip_session_answer(c->sess, c->answer))
+		fprintf(stderr, "answer failed\n");
+}
+
+static void incoming(struct sip_session *sess, const struct sip_incoming *in,
+		     void *arg)
+{
+	struct sip_sdp *offer = NULL, *ans = NULL;
+	struct sip_sdp_caps caps;
+	struct sip_sdp_neg neg;
+	struct call *c;
+
+	(void)arg;
+	printf("incoming %s to=%s from=%s source=%s\n", in->call_id,
+	       in->request_uri_user, in->from.user, in->source);
+	fflush(stdout);
+	if (reject_status) {
+		struct sip_reason r = { 17, -1 };
+
+		sip_session_reject(sess, reject_status, &r, 0);
+		return;
+	}
+	c = gw_mem_zalloc(sizeof(*c), call_destroy);
+	if (!c) {
+		sip_session_reject(sess, 500, NULL, 0);
+		return;
+	}
+	gw_tmr_init(&c->tmr);
+	c->sess = sess;
+	caps_fill(&caps);
+	if (in->offer && in->offer->sdp) {
+		if (sip_sdp_parse(&offer, in->offer->sdp,
+				  strlen(in->offer->sdp)) ||
+		    sip_sdp_answer(&ans, offer, &caps, &neg)) {
+			gw_mem_deref(offer);
+			gw_mem_deref(c);
+			sip_session_reject(sess, 488, NULL, 0);
+			return;
+		}
+	} else if (sip_sdp_offer(&ans, &caps)) {
+		gw_mem_deref(c);
+		sip_session_reject(sess, 500, NULL, 0);
+		return;
+	}
+	sip_sdp_encode(ans, &c->answer);
+	gw_mem_deref(offer);
+	gw_mem_deref(ans);
+	sip_session_set_handler(sess, call_event, c);
+	if (early_media)
+		sip_session_progress(sess, 183, c->answer);
+	else if (ring)
+		sip_session_progress(sess, 180, NULL);
+	if (answer_delay_ms)
+		gw_tmr_start(&c->tmr, answer_delay_ms, answer_now, c);
+	else
+		answer_now(c);
+}
+
+static void hangup_tmr(void *arg)
+{
+	struct call *c = arg;
+
+	sip_session_hangup(c->sess, 0, NULL);
+	calls_done++;
+	gw_mem_deref(c);
+	next_call();
+}
+
+static void uac_event(struct sip_session *sess,
+		      const struct sip_session_event *ev, void *arg)
+{
+	struct call *c = arg;
+
+	printf("event %s %d status=%u\n", sip_session_call_id(sess),
+	       (int)ev->type, ev->status);
+	fflush(stdout);
+	if (ev->type == SIP_SESS_ANSWERED)
+		gw_tmr_start(&c->tmr, hold_ms, hangup_tmr, c);
+	if (ev->type == SIP_SESS_CLOSED) {
+		calls_failed++;
+		gw_mem_deref(c);
+		next_call();
+	}
+}
+
+static void next_call_tmr(void *arg)
+{
+	struct sip_call_params p;
+	struct sip_sdp_caps caps;
+	struct sip_sdp *offer = NULL;
+	char *text = NULL;
+	struct call *c;
+	int err;
+
+	(void)arg;
+	memset(&p, 0, sizeof(p));
+	caps_fill(&caps);
+	sip_sdp_offer(&offer, &caps);
+	sip_sdp_encode(offer, &text);
+	gw_mem_deref(offer);
+	p.uri = call_uri;
+	snprintf(p.from.user, sizeof(p.from.user), "siptu");
+	p.sdp = text;
+	c = gw_mem_zalloc(sizeof(*c), call_destroy);
+	gw_tmr_init(&c->tmr);
+	c->uac = true;
+	err = sip_session_connect(&c->sess, ua, &p, uac_event, c);
+	gw_mem_deref(text);
+	if (err) {
+		fprintf(stderr, "connect: %s\n", strerror(err));
+		calls_failed++;
+		gw_mem_deref(c);
+		gw_loop_stop();
+	}
+}
+
+static struct gw_tmr call_tmr;
+
+static void stop_tmr(void *arg)
+{
+	(void)arg;
+	gw_loop_stop();
+}
+
+static void next_call(void)
+{
+	if (!call_uri)
+		return;
+	if (!calls_left) {
+		printf("calls done=%u failed=%u\n", calls_done, calls_failed);
+		fflush(stdout);
+		/* Let the last BYE's 200 come back before leaving. */
+		gw_tmr_start(&call_tmr, 300, stop_tmr, NULL);
+		return;
+	}
+	calls_left--;
+	gw_tmr_start(&call_tmr, 10, next_call_tmr, NULL);
+}
+
+static void on_signal(int sig, void *arg)
+{
+	(void)sig;
+	(void)arg;
+	gw_loop_stop();
+}
+
+static int add_listener(const char *spec)
+{
+	struct sip_listener_conf lc;
+	char buf[128], *addr, *port;
+
+	memset(&lc, 0, sizeof(lc));
+	snprintf(buf, sizeof(buf), "%s", spec);
+	if (!strncmp(buf, "udp:", 4))
+		lc.transport = SIP_UDP;
+	else if (!strncmp(buf, "tcp:", 4))
+		lc.transport = SIP_TCP;
+	else
+		return EINVAL;
+	addr = buf + 4;
+	port = strrchr(addr, ':');
+	if (!port)
+		return EINVAL;
+	*port++ = '\0';
+	lc.addr = addr;
+	lc.port = (unsigned)atoi(port);
+	return sip_ua_listen(ua, &lc);
+}
+
+int main(int argc, char **argv)
+{
+	const char *lspecs[8];
+	unsigned nl = 0, i;
+	int opt, err;
+
+	while ((opt = getopt(argc, argv, "l:r:d:REPc:n:H:v")) != -1) {
+		switch (opt) {
+		case 'l':
+			if (nl < GW_ARRAY_SIZE(lspecs))
+				lspecs[nl++] = optarg;
+			break;
+		case 'r': reject_status = (unsigned)atoi(optarg); break;
+		case 'd': answer_delay_ms = (unsigned)atoi(optarg); break;
+		case 'R': ring = true; break;
+		case 'E': early_media = true; break;
+		case 'P': conf.prack = true; break;
+		case 'c': call_uri = optarg; break;
+		case 'n': calls_left = (unsigned)atoi(optarg); break;
+		case 'H': hold_ms = (unsigned)atoi(optarg); break;
+		case 'v': gw_log_set_levels("debug"); break;
+		default:
+			fprintf(stderr, "usage: siptu -l udp:ADDR:PORT ...\n");
+			return 2;
+		}
+	}
+	gw_log_open("siptu", true);
+	if (gw_loop_init() || gw_loop_signals(on_signal, NULL))
+		return 1;
+	err = sip_ua_alloc(&ua, &conf, incoming, NULL);
+	for (i = 0; !err && i < nl; i++)
+		err = add_listener(lspecs[i]);
+	if (err) {
+		fprintf(stderr, "siptu: %s\n", strerror(err));
+		return 1;
+	}
+	printf("ready\n");
+	fflush(stdout);
+	gw_tmr_init(&call_tmr);
+	if (call_uri) {
+		if (!calls_left)
+			calls_left = 1;
+		next_call();
+	}
+	gw_loop_run();
+	gw_tmr_cancel(&call_tmr);
+	ua = gw_mem_deref(ua);
+	printf("exit live=%zu\n", gw_mem_live());
+	fflush(stdout);
+	gw_loop_close();
+	gw_log_close();
+	return call_uri && calls_failed ? 1 : 0;
+}

@@ -1,0 +1,162 @@
+"""tests/integration/test_sip.py - sip/ against a real peer: SIPp
+(sip-tester) calls the test TU (siptu) over UDP and TCP, and siptu calls
+SIPp; CANCEL, 486, re-INVITE hold/resume, REFER with its NOTIFYs, PRACK."""
+
+import os
+import shutil
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (SRC, Siptu, Tap, check, free_port, sipp,  # noqa: E402
+                     wait_for)
+
+tap = Tap()
+SCEN = os.path.join(SRC, "tests", "integration", "sipp")
+
+
+def tu(*extra):
+    port = free_port()
+    t = Siptu("-l", f"udp:127.0.0.1:{port}", "-l", f"tcp:127.0.0.1:{port}",
+              *extra).start()
+    return t, port
+
+
+def closed_clean(t):
+    """siptu leaves no session, and frees every block when it stops."""
+    rc = t.stop()
+    check(rc == 0, f"siptu exit {rc}", *t.out[-20:])
+    check("exit live=0" in t.out, "siptu leaked", *t.out[-20:])
+
+
+def sipp_ok(r, what):
+    check(r.returncode == 0, f"SIPp {what}: exit {r.returncode}",
+          r.stdout[-2000:], r.stderr[-2000:])
+
+
+def basic(transport):
+    t, port = tu("-R")
+    r = sipp("-sn", "uac", f"127.0.0.1:{port}", "-t", transport,
+             "-p", str(free_port()), "-m", "10", "-r", "20", "-d", "100",
+             "-i", "127.0.0.1")
+    sipp_ok(r, f"uac over {transport}")
+    check(wait_for(lambda: len(t.lines("event")) >= 20, 5),
+          "siptu missed events", *t.out[-20:])
+    check(len([l for l in t.lines("event") if " answered " in l]) == 10,
+          "not 10 answered", *t.out)
+    check(len([l for l in t.lines("event") if " closed " in l]) == 10,
+          "not 10 closed by BYE", *t.out)
+    closed_clean(t)
+
+
+@tap.test
+def sipp_uac_basic_call_udp():
+    basic("u1")
+
+
+@tap.test
+def sipp_uac_basic_call_tcp():
+    basic("t1")
+
+
+@tap.test
+def siptu_uac_to_sipp_uas_udp():
+    port = free_port()
+    import subprocess
+    import tempfile
+    uas = subprocess.Popen(["sipp", "-sn", "uas", "-i", "127.0.0.1",
+                            "-p", str(port), "-m", "3", "-nostdin",
+                            "-timeout", "40s", "-timeout_error"],
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL,
+                           cwd=tempfile.gettempdir())
+    try:
+        t = Siptu("-l", f"udp:127.0.0.1:{free_port()}",
+                  "-c", f"sip:service@127.0.0.1:{port}", "-n", "3",
+                  "-H", "200")
+        # SIPp needs a moment to bind before the first INVITE.
+        import time
+        time.sleep(0.5)
+        t.start(wait=False)
+        rc = t.wait_exit(40)
+        check(rc == 0, f"siptu as UAC: exit {rc}", *t.out)
+        check("calls done=3 failed=0" in t.out, *t.out)
+        check(uas.wait(30) == 0, "SIPp uas saw a failed call")
+    finally:
+        if uas.poll() is None:
+            uas.kill()
+            uas.wait()
+
+
+@tap.test
+def cancel_gets_487():
+    t, port = tu("-R", "-d", "10000")
+    r = sipp("-sf", os.path.join(SCEN, "uac_cancel.xml"),
+             f"127.0.0.1:{port}", "-p", str(free_port()), "-m", "3",
+             "-i", "127.0.0.1")
+    sipp_ok(r, "CANCEL")
+    check(wait_for(lambda: len([l for l in t.lines("event")
+                                if "closed status=487 cause=16" in l]) == 3,
+                   5), "no closed/487 with the CANCEL's Reason", *t.out)
+    closed_clean(t)
+
+
+@tap.test
+def busy_gets_486_with_reason():
+    t, port = tu("-r", "486")
+    r = sipp("-sf", os.path.join(SCEN, "uac_reject.xml"),
+             f"127.0.0.1:{port}", "-p", str(free_port()), "-m", "3",
+             "-i", "127.0.0.1")
+    sipp_ok(r, "486")
+    closed_clean(t)
+
+
+def hold(transport):
+    t, port = tu()
+    r = sipp("-sf", os.path.join(SCEN, "uac_hold.xml"), f"127.0.0.1:{port}",
+             "-t", transport, "-p", str(free_port()), "-m", "2",
+             "-i", "127.0.0.1")
+    sipp_ok(r, f"hold/resume over {transport}")
+    ev = t.lines("event")
+    check(len([l for l in ev if " modified " in l and " hold" in l]) == 2,
+          "hold not reported", *ev)
+    check(len([l for l in ev if " modified " in l and " hold" not in l])
+          == 2, "resume not reported", *ev)
+    closed_clean(t)
+
+
+@tap.test
+def reinvite_hold_resume_udp():
+    hold("u1")
+
+
+@tap.test
+def reinvite_hold_resume_tcp():
+    hold("t1")
+
+
+@tap.test
+def refer_accepted_with_notify():
+    t, port = tu()
+    r = sipp("-sf", os.path.join(SCEN, "uac_refer.xml"), f"127.0.0.1:{port}",
+             "-p", str(free_port()), "-m", "1", "-i", "127.0.0.1")
+    sipp_ok(r, "REFER")
+    check(wait_for(lambda: t.lines("transfer"), 5), "no transfer event",
+          *t.out)
+    check("sip:2000@127.0.0.1" in t.lines("transfer")[0], *t.out)
+    closed_clean(t)
+
+
+@tap.test
+def prack_reliable_183():
+    t, port = tu("-P", "-E")
+    r = sipp("-sf", os.path.join(SCEN, "uac_prack.xml"), f"127.0.0.1:{port}",
+             "-p", str(free_port()), "-m", "2", "-i", "127.0.0.1")
+    sipp_ok(r, "PRACK")
+    closed_clean(t)
+
+
+if __name__ == "__main__":
+    if not shutil.which("sipp"):
+        print("1..0 # SKIP SIPp (sip-tester) is not installed")
+        sys.exit(0)
+    tap.run()

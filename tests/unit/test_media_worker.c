@@ -1,0 +1,422 @@
+/* tests/unit/test_media_worker.c - media workers: posts, shutdown, ticks */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "unit.h"
+#include "media.h"
+
+static pthread_t main_thread;
+
+struct probe {
+	struct media_worker *wk;	/* where it was sent */
+	struct media_worker *ran_on;	/* media_worker_self() there */
+	bool off_main;
+	atomic_int runs;
+};
+
+static void probe_run(void *arg)
+{
+	struct probe *p = arg;
+
+	p->ran_on = media_worker_self();
+	p->off_main = !pthread_equal(pthread_self(), main_thread);
+	atomic_fetch_add(&p->runs, 1);
+}
+
+static void nothing(void *arg)
+{
+	(void)arg;
+}
+
+static void test_run_on_workers(void **state)
+{
+	struct media_workers *ws = NULL;
+	struct probe p[3];
+	unsigned i;
+
+	(void)state;
+	main_thread = pthread_self();
+	memset(p, 0, sizeof(p));
+	assert_int_equal(media_workers_alloc(&ws, 3), 0);
+	assert_int_equal(media_workers_count(ws), 3);
+	assert_null(media_workers_get(ws, 3));
+	assert_null(media_worker_self());
+	for (i = 0; i < 3; i++) {
+		p[i].wk = media_workers_get(ws, i);
+		assert_int_equal(media_worker_idx(p[i].wk), i);
+		assert_int_equal(media_worker_run(p[i].wk, probe_run, &p[i]),
+				 0);
+	}
+	/* A synchronous no-op drains what was posted before it. */
+	for (i = 0; i < 3; i++)
+		assert_int_equal(media_worker_sync(p[i].wk, nothing, NULL), 0);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(atomic_load(&p[i].runs), 1);
+		assert_ptr_equal(p[i].ran_on, p[i].wk);
+		assert_true(p[i].off_main);
+	}
+	assert_int_equal(media_worker_run(NULL, probe_run, &p[0]), EINVAL);
+	assert_int_equal(media_worker_run(p[0].wk, NULL, NULL), EINVAL);
+	gw_mem_deref(ws);
+}
+
+static void test_alloc_limits(void **state)
+{
+	struct media_workers *ws = NULL;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	(void)state;
+	assert_int_equal(media_workers_alloc(&ws, MEDIA_WORKERS_MAX + 1),
+			 EINVAL);
+	assert_null(ws);
+	assert_int_equal(media_workers_alloc(NULL, 1), EINVAL);
+	/* 0: one per core. */
+	assert_int_equal(media_workers_alloc(&ws, 0), 0);
+	assert_int_equal(media_workers_count(ws),
+			 cpus < 1 ? 1 : cpus > MEDIA_WORKERS_MAX ?
+			 MEDIA_WORKERS_MAX : cpus);
+	gw_mem_deref(ws);
+}
+
+#define CALLS 200
+
+struct call_state {
+	atomic_int ran;			/* fn, on the workers */
+	int done;			/* done, on the main loop */
+	bool fn_off_main, done_on_main;
+	int expect;
+};
+
+static struct call_state cs;
+
+static void call_fn(void *arg)
+{
+	(void)arg;
+	if (pthread_equal(pthread_self(), main_thread))
+		cs.fn_off_main = false;
+	atomic_fetch_add(&cs.ran, 1);
+}
+
+static void call_done(void *arg)
+{
+	(void)arg;
+	if (!pthread_equal(pthread_self(), main_thread))
+		cs.done_on_main = false;
+	if (++cs.done == cs.expect)
+		gw_loop_stop();
+}
+
+static void test_call_done_on_main_loop(void **state)
+{
+	struct media_workers *ws = NULL;
+	int i;
+
+	(void)state;
+	main_thread = pthread_self();
+	memset(&cs, 0, sizeof(cs));
+	cs.fn_off_main = cs.done_on_main = true;
+	cs.expect = CALLS;
+	/* The caller needs a loop for done to come back to. */
+	assert_int_equal(media_workers_alloc(&ws, 2), 0);
+	assert_int_equal(media_worker_call(media_workers_get(ws, 0), call_fn,
+					   NULL, call_done, NULL), ENOSYS);
+	assert_int_equal(gw_loop_init(), 0);
+	for (i = 0; i < CALLS; i++)
+		assert_int_equal(media_worker_call(media_workers_get(ws,
+			(unsigned)i % 2), call_fn, NULL, call_done, NULL), 0);
+	assert_int_equal(gw_loop_run_timeout(5000), 0);
+	assert_int_equal(atomic_load(&cs.ran), CALLS);
+	assert_int_equal(cs.done, CALLS);
+	assert_true(cs.fn_off_main);
+	assert_true(cs.done_on_main);
+	gw_mem_deref(ws);
+	gw_loop_close();
+}
+
+#define ORDER_POSTS 20000
+
+struct order {
+	unsigned next;			/* the seq the worker expects */
+	bool out_of_order;
+	unsigned seq[ORDER_POSTS];
+};
+
+struct order_item {
+	struct order *o;
+	unsigned seq;
+};
+
+static void order_run(void *arg)
+{
+	struct order_item *it = arg;
+
+	if (it->seq != it->o->next)
+		it->o->out_of_order = true;
+	it->o->next = it->seq + 1;
+}
+
+static void test_many_posts_in_order(void **state)
+{
+	static struct order_item items[2][ORDER_POSTS];
+	static struct order o[2];
+	struct media_workers *ws = NULL;
+	unsigned i, w;
+
+	(void)state;
+	memset(o, 0, sizeof(o));
+	assert_int_equal(media_workers_alloc(&ws, 2), 0);
+	/* Interleaved between two workers: each sees its own in order. */
+	for (i = 0; i < ORDER_POSTS; i++) {
+		for (w = 0; w < 2; w++) {
+			items[w][i].o = &o[w];
+			items[w][i].seq = i;
+			assert_int_equal(media_worker_run(
+				media_workers_get(ws, w), order_run,
+				&items[w][i]), 0);
+		}
+	}
+	for (w = 0; w < 2; w++) {
+		assert_int_equal(media_worker_sync(media_workers_get(ws, w),
+						   nothing, NULL), 0);
+		assert_false(o[w].out_of_order);
+		assert_int_equal(o[w].next, ORDER_POSTS);
+	}
+	gw_mem_deref(ws);
+}
+
+static atomic_int slow_runs;
+
+static void slow_run(void *arg)
+{
+	(void)arg;
+	usleep(20000);
+	atomic_fetch_add(&slow_runs, 1);
+}
+
+static void count_run(void *arg)
+{
+	atomic_int *n = arg;
+
+	atomic_fetch_add(n, 1);
+}
+
+/* Refcounted work that the worker releases: a leak shows if one is
+ * dropped at shutdown. */
+static void release_run(void *arg)
+{
+	gw_mem_deref(arg);
+}
+
+static void test_shutdown_with_work_queued(void **state)
+{
+	struct media_workers *ws = NULL;
+	atomic_int n;
+	unsigned i;
+
+	(void)state;
+	main_thread = pthread_self();
+	atomic_init(&n, 0);
+	atomic_store(&slow_runs, 0);
+	memset(&cs, 0, sizeof(cs));
+	cs.fn_off_main = cs.done_on_main = true;
+	cs.expect = 100;
+	assert_int_equal(gw_loop_init(), 0);
+	assert_int_equal(media_workers_alloc(&ws, 2), 0);
+	for (i = 0; i < 2; i++) {
+		struct media_worker *wk = media_workers_get(ws, i);
+		unsigned j;
+
+		/* Busy first, so the rest is still queued at shutdown. */
+		assert_int_equal(media_worker_run(wk, slow_run, NULL), 0);
+		for (j = 0; j < 500; j++) {
+			void *blk = gw_mem_zalloc(16, NULL);
+
+			assert_non_null(blk);
+			assert_int_equal(media_worker_run(wk, count_run, &n),
+					 0);
+			assert_int_equal(media_worker_run(wk, release_run,
+							  blk), 0);
+		}
+		for (j = 0; j < 50; j++)
+			assert_int_equal(media_worker_call(wk, call_fn, NULL,
+							   call_done, NULL),
+					 0);
+	}
+	/* Stops each loop after what is queued, and joins. */
+	gw_mem_deref(ws);
+	assert_int_equal(atomic_load(&slow_runs), 2);
+	assert_int_equal(atomic_load(&n), 1000);
+	assert_int_equal(atomic_load(&cs.ran), 100);
+	/* The answers are waiting on this loop. */
+	assert_int_equal(gw_loop_run_timeout(2000), 0);
+	assert_int_equal(cs.done, 100);
+	assert_true(cs.done_on_main);
+	gw_loop_close();
+}
+
+static void test_pick_spreads_load(void **state)
+{
+	struct media_workers *ws = NULL;
+	struct media_worker *seen[4], *wk;
+	unsigned i, j;
+
+	(void)state;
+	assert_int_equal(media_workers_alloc(&ws, 4), 0);
+	/* All idle: consecutive picks take every worker in turn. */
+	for (i = 0; i < 4; i++) {
+		seen[i] = media_workers_pick(ws);
+		assert_non_null(seen[i]);
+		for (j = 0; j < i; j++)
+			assert_ptr_not_equal(seen[i], seen[j]);
+	}
+	/* The one without channels wins, whoever is next in turn. */
+	for (i = 0; i < 4; i++)
+		media_worker_chans_add(media_workers_get(ws, i),
+				       i == 2 ? 0 : 10 + (int)i);
+	for (i = 0; i < 8; i++)
+		assert_ptr_equal(media_workers_pick(ws),
+				 media_workers_get(ws, 2));
+	/* Filling it moves picks to the next lightest. */
+	media_worker_chans_add(media_workers_get(ws, 2), 20);
+	assert_ptr_equal(media_workers_pick(ws), media_workers_get(ws, 0));
+	/* Placing on the least loaded evens the load out. */
+	for (i = 0; i < 4; i++)
+		media_worker_chans_add(media_workers_get(ws, i),
+				       -(i == 2 ? 20 : 10 + (int)i));
+	for (i = 0; i < 400; i++)
+		media_worker_chans_add(media_workers_pick(ws), 1);
+	for (i = 0; i < 4; i++) {
+		struct media_worker_load l;
+
+		wk = media_workers_get(ws, i);
+		media_worker_load(wk, &l);
+		assert_int_equal(l.channels, 100);
+	}
+	assert_null(media_workers_pick(NULL));
+	gw_mem_deref(ws);
+}
+
+struct ticker {
+	struct media_tick tick;
+	struct media_worker *wk;
+	atomic_int n;
+	bool wrong_thread;
+	int stop_after;
+};
+
+static void ticker_h(void *arg)
+{
+	struct ticker *t = arg;
+
+	if (media_worker_self() != t->wk)
+		t->wrong_thread = true;
+	if (atomic_fetch_add(&t->n, 1) + 1 == t->stop_after)
+		media_tick_remove(&t->tick);	/* from its own handler */
+}
+
+static void ticker_add(void *arg)
+{
+	struct ticker *t = arg;
+
+	media_worker_tick_add(t->wk, &t->tick, ticker_h, t);
+}
+
+static void ticker_remove(void *arg)
+{
+	struct ticker *t = arg;
+
+	media_tick_remove(&t->tick);
+}
+
+static const char span_a = 'a', span_b = 'b';
+
+static void clock_a(void *arg)
+{
+	media_worker_clock(arg, &span_a);
+}
+
+static void clock_b(void *arg)
+{
+	media_worker_clock(arg, &span_b);
+}
+
+static void test_ticks_and_load(void **state)
+{
+	struct media_workers *ws = NULL;
+	struct media_worker_load l0, l1;
+	struct ticker t[2];
+	struct media_worker *wk;
+	json_t *j, *e;
+	int n, i;
+
+	(void)state;
+	memset(t, 0, sizeof(t));
+	assert_int_equal(media_workers_alloc(&ws, 2), 0);
+	wk = media_workers_get(ws, 0);
+	t[0].wk = wk;
+	t[0].stop_after = 5;
+	t[1].wk = wk;
+	assert_int_equal(media_worker_sync(wk, ticker_add, &t[0]), 0);
+	assert_int_equal(media_worker_sync(wk, ticker_add, &t[1]), 0);
+	/* On its timer, the worker ticks every 20 ms. */
+	usleep(300000);
+	assert_int_equal(media_worker_sync(wk, ticker_remove, &t[1]), 0);
+	n = atomic_load(&t[1].n);
+	assert_in_range(n, 5, 20);
+	assert_int_equal(atomic_load(&t[0].n), 5);	/* removed itself */
+	assert_false(t[0].wrong_thread || t[1].wrong_thread);
+	media_worker_load(wk, &l0);
+	assert_true(l0.ticks >= (uint64_t)n);
+	assert_false(l0.span_clock);
+	assert_true(l0.cpu_ns > 0);
+
+	/* A span's frames take the clock; a second span is ignored. */
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(media_worker_sync(wk, clock_a, wk), 0);
+		assert_int_equal(media_worker_sync(wk, clock_b, wk), 0);
+	}
+	media_worker_load(wk, &l1);
+	assert_true(l1.span_clock);
+	assert_true(l1.ticks >= l0.ticks + 5);
+	assert_true(l1.ticks <= l0.ticks + 5 + 3);	/* timer stopped */
+	/* Quiet for longer than 3 ticks: back on the timer, the ticks it
+	 * skipped counted late. */
+	usleep(200000);
+	media_worker_load(wk, &l0);
+	assert_false(l0.span_clock);
+	assert_true(l0.ticks > l1.ticks + 3);
+	assert_true(l0.late_ticks > l1.late_ticks);
+
+	media_worker_chans_add(media_workers_get(ws, 1), 3);
+	j = media_workers_json(ws);
+	assert_int_equal(json_array_size(j), 2);
+	e = json_array_get(j, 1);
+	assert_int_equal(json_integer_value(json_object_get(e, "worker")), 1);
+	assert_int_equal(json_integer_value(json_object_get(e, "channels")),
+			 3);
+	assert_true(json_is_integer(json_object_get(e, "ticks")));
+	assert_true(json_is_integer(json_object_get(e, "late_ticks")));
+	assert_true(json_is_integer(json_object_get(e, "cpu_ms")));
+	assert_true(json_is_real(json_object_get(e, "cpu_pct")));
+	assert_string_equal(json_string_value(json_object_get(e, "clock")),
+			    "timer");
+	json_decref(j);
+	gw_mem_deref(ws);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		UNIT_TEST(test_run_on_workers),
+		UNIT_TEST(test_alloc_limits),
+		UNIT_TEST(test_call_done_on_main_loop),
+		UNIT_TEST(test_many_posts_in_order),
+		UNIT_TEST(test_shutdown_with_work_queued),
+		UNIT_TEST(test_pick_spreads_load),
+		UNIT_TEST(test_ticks_and_load),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
