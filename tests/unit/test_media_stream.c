@@ -200,7 +200,7 @@ static void conf_init(struct media_stream_conf *c, const char *ip)
 	/* Start where the pid says, so that two runs at once (two build
 	 * trees) rarely share ports. */
 	if (!next_base)
-		next_base = (uint16_t)(20000 + (getpid() % 97) * 100);
+		next_base = (uint16_t)(20000 + (getpid() % 50) * 100);
 	memset(c, 0, sizeof(*c));
 	c->local_ip = ip;
 	c->port_min = next_base;

@@ -1,0 +1,202 @@
+/* megaco/mg.h - H.248.1 (MEGACO): public interface of megaco/ */
+#ifndef GW_MG_H
+#define GW_MG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------------ */
+/* Text codec (H.248.1 Annex B; megaco/msg.c, text_dec.c, text_enc.c)  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The message tree.  A decoded or built message is one refcounted block
+ * (struct mg_msg) that owns an arena: every node and string below it lives
+ * in that arena and goes with the message's last reference.  Nodes are
+ * never freed one by one; messages are short-lived.
+ *
+ * The upper levels are typed (message, transactions, actions, commands);
+ * descriptors are a tree of struct mg_item checked against the Annex B
+ * grammar by the decoder: every item is "name [op value] [{ items }]",
+ * its name either a protocol token (enum mg_tok, spelling-independent:
+ * "Media" = "M" = "media") or a package/termination name kept verbatim.
+ * Local and Remote keep their SDP, DigitMap its body, verbatim as text.
+ */
+
+/* Protocol tokens (Erlang/OTP megaco_text_tokens.hrl lists every pair). */
+enum mg_tok {
+	MG_TOK_NONE = 0,
+	MG_TOK_ADD, MG_TOK_ANDLGC, MG_TOK_AUDIT, MG_TOK_AUDITCAP,
+	MG_TOK_AUDITVALUE, MG_TOK_AUTH, MG_TOK_BOTH, MG_TOK_BOTHWAY,
+	MG_TOK_BRIEF, MG_TOK_BUFFER, MG_TOK_CTX, MG_TOK_CONTEXTAUDIT,
+	MG_TOK_CONTEXTATTR, MG_TOK_CONTEXTLIST, MG_TOK_DIGITMAP,
+	MG_TOK_DIRECTION, MG_TOK_DISCONNECTED, MG_TOK_DELAY,
+	MG_TOK_DURATION, MG_TOK_EMBED, MG_TOK_EMERGENCY, MG_TOK_EMERGENCYOFF,
+	MG_TOK_EMERGENCYVALUE, MG_TOK_ERROR, MG_TOK_EVENTBUFFER,
+	MG_TOK_EVENTS, MG_TOK_EXTERNAL, MG_TOK_FAILOVER, MG_TOK_FORCED,
+	MG_TOK_GRACEFUL, MG_TOK_HANDOFF, MG_TOK_IEPS, MG_TOK_IMMACKREQUIRED,
+	MG_TOK_INACTIVE, MG_TOK_INTERNAL, MG_TOK_INTSIGDELAY,
+	MG_TOK_INTBYEVENT, MG_TOK_INTBYSIGDESCR, MG_TOK_ISOLATE,
+	MG_TOK_INSERVICE, MG_TOK_ITERATION, MG_TOK_KEEPACTIVE, MG_TOK_LOCAL,
+	MG_TOK_LOCALCONTROL, MG_TOK_LOCKSTEP, MG_TOK_LOOPBACK, MG_TOK_MEDIA,
+	MG_TOK_SEGMENT, MG_TOK_METHOD, MG_TOK_MGCID, MG_TOK_MODE,
+	MG_TOK_MODIFY, MG_TOK_MODEM, MG_TOK_MOVE, MG_TOK_MUX,
+	MG_TOK_NEVERNOTIFY, MG_TOK_NOTIFY, MG_TOK_NOTIFYCOMPLETION,
+	MG_TOK_IMMEDIATENOTIFY, MG_TOK_REGULATEDNOTIFY,
+	MG_TOK_OBSERVEDEVENTS, MG_TOK_OFF, MG_TOK_ONEWAY, MG_TOK_ONEWAYBOTH,
+	MG_TOK_ONEWAYEXTERNAL, MG_TOK_ONOFF, MG_TOK_ORLGC, MG_TOK_ON,
+	MG_TOK_OTHERREASON, MG_TOK_OUTOFSERVICE, MG_TOK_PACKAGES,
+	MG_TOK_PENDING, MG_TOK_PRIORITY, MG_TOK_PROFILE, MG_TOK_REASON,
+	MG_TOK_RECVONLY, MG_TOK_REPLY, MG_TOK_RESETEVENTS, MG_TOK_RESTART,
+	MG_TOK_REMOTE, MG_TOK_REQUESTID, MG_TOK_RESERVEDGROUP,
+	MG_TOK_RESERVEDVALUE, MG_TOK_END, MG_TOK_SENDONLY, MG_TOK_SENDRECV,
+	MG_TOK_SERVICES, MG_TOK_SERVICESTATES, MG_TOK_SERVICECHANGE,
+	MG_TOK_SCADDRESS, MG_TOK_SCINCOMPLETE, MG_TOK_SIGNALLIST,
+	MG_TOK_SIGNALS, MG_TOK_SIGNALTYPE, MG_TOK_STATS, MG_TOK_STREAM,
+	MG_TOK_SUBTRACT, MG_TOK_TERMSTATE, MG_TOK_TEST, MG_TOK_TIMEOUT,
+	MG_TOK_TOPOLOGY, MG_TOK_TRANS, MG_TOK_RESPONSEACK, MG_TOK_VERSION,
+	MG_TOK_COUNT_
+};
+
+/* Context ids: "-" (NULL context), "$" (CHOOSE), "*" (ALL) [H.248.1 6.1]. */
+#define MG_CTX_NULL	0u
+#define MG_CTX_CHOOSE	0xfffffffeu
+#define MG_CTX_ALL	0xffffffffu
+
+enum mg_op {			/* how a parameter relates to its value */
+	MG_OP_NONE = 0,		/* a bare name */
+	MG_OP_EQ,		/* = */
+	MG_OP_NE,		/* != (v2 and later) */
+	MG_OP_LT,		/* < */
+	MG_OP_GT,		/* > */
+	MG_OP_NEQUAL,		/* # */
+};
+
+enum mg_vlist {
+	MG_VL_ONE = 0,		/* one value */
+	MG_VL_AND,		/* [a, b, c] */
+	MG_VL_OR,		/* {a, b, c} */
+	MG_VL_RANGE,		/* [a : b] */
+};
+
+struct mg_word {
+	const char *s;		/* the word; NULL when tok is set */
+	enum mg_tok tok;	/* a token value (Mode = SendReceive) */
+	bool quoted;		/* written as "..." */
+};
+
+struct mg_item {
+	struct mg_item *next;
+	enum mg_tok tok;	/* a descriptor/parameter token, or NONE */
+	const char *name;	/* when tok is NONE: pkg/item, id, word */
+	const char *stamp;	/* ObservedEvents: yyyymmddThhmmsshh or NULL */
+	enum mg_op op;
+	enum mg_vlist vlist;
+	unsigned nval;
+	struct mg_word *val;
+	const char *text;	/* Local/Remote SDP, DigitMap body (verbatim,
+				 * "" when empty); NULL: none */
+	struct mg_item *kids;	/* the items in { } */
+};
+
+struct mg_err {			/* Error descriptor [H.248.8] */
+	unsigned code;		/* 1..9999 */
+	const char *text;	/* NULL: no text */
+};
+
+enum mg_cmd_type {
+	MG_CMD_ADD, MG_CMD_MODIFY, MG_CMD_SUBTRACT, MG_CMD_MOVE,
+	MG_CMD_AUDITVALUE, MG_CMD_AUDITCAP, MG_CMD_NOTIFY,
+	MG_CMD_SERVICECHANGE,
+};
+
+struct mg_cmd {
+	struct mg_cmd *next;
+	enum mg_cmd_type type;
+	bool optional;		/* O- */
+	bool wildcard;		/* W- */
+	const char *tid;	/* termination id: ROOT, "*", "$", a name */
+	unsigned ntids;		/* v3 list form "[a, b]": > 0, tids[0] ==
+				 * tid; 0 for the single id */
+	const char **tids;
+	struct mg_item *desc;	/* descriptors, in order */
+	struct mg_err *err;	/* command reply / Notify error, or NULL */
+};
+
+struct mg_action {
+	struct mg_action *next;
+	uint32_t ctx;		/* or MG_CTX_NULL / _CHOOSE / _ALL */
+	struct mg_item *props;	/* context request, attributes, audit:
+				 * Priority, Emergency, Topology, IEPSCall,
+				 * ContextAttr, ContextAudit */
+	struct mg_cmd *cmds;
+	struct mg_err *err;	/* action reply error, or NULL */
+};
+
+enum mg_trans_type {
+	MG_TRANS_REQUEST,	/* Transaction = id { actions } */
+	MG_TRANS_REPLY,		/* Reply = id { [IA,] actions | Error } */
+	MG_TRANS_PENDING,	/* Pending = id { } */
+	MG_TRANS_ACK,		/* TransactionResponseAck { a-b, ... } */
+	MG_TRANS_SEGREPLY,	/* Segment = id/n[/END] (v3) */
+};
+
+struct mg_ack {
+	uint32_t first, last;	/* last == first for a single id */
+};
+
+struct mg_trans {
+	struct mg_trans *next;
+	enum mg_trans_type type;
+	uint32_t id;		/* not used by ACK */
+	bool imm_ack;		/* REPLY: ImmAckRequired */
+	bool seg;		/* REPLY, SEGREPLY: segment number present */
+	uint16_t seg_no;
+	bool seg_end;		/* ... and segmentation complete (END) */
+	struct mg_err *err;	/* REPLY: transaction error */
+	struct mg_action *actions;
+	unsigned nacks;		/* ACK */
+	struct mg_ack *acks;
+};
+
+struct mg_arena;
+
+struct mg_msg {
+	unsigned version;	/* 1..3 */
+	const char *mid;	/* [ip]:port, <name>:port, MTP{..}, device */
+	struct mg_err *err;	/* message-level error, or NULL */
+	struct mg_trans *trans;	/* or NULL when err is set */
+	struct mg_arena *arena;	/* private */
+};
+
+/* Why a decode failed, for the error reply (H.248.8 codes). */
+struct mg_text_err {
+	unsigned code;		/* 400, 403, 406, 422, 442 */
+	bool in_trans;		/* trans_id names the request it hit */
+	uint32_t trans_id;
+	unsigned line, col;	/* 1-based position of the offending token */
+	char text[160];		/* e.g. "unexpected 'Sideways' at 3:12" */
+};
+
+enum mg_text_style {
+	MG_TEXT_COMPACT,	/* compact tokens, no layout */
+	MG_TEXT_PRETTY,		/* long tokens, one item a line, tabs */
+};
+
+int  mg_msg_alloc(struct mg_msg **msgp, unsigned version, const char *mid);
+void *mg_msg_zalloc(struct mg_msg *msg, size_t size);
+const char *mg_msg_strdup(struct mg_msg *msg, const char *s);
+bool mg_msg_equal(const struct mg_msg *a, const struct mg_msg *b);
+
+const char *mg_tok_name(enum mg_tok tok, bool compact);
+enum mg_tok mg_tok_lookup(const char *s, size_t len, unsigned version);
+
+int  mg_text_decode(struct mg_msg **msgp, const void *buf, size_t len,
+		    struct mg_text_err *err);
+int  mg_text_encode_buf(char *buf, size_t size, size_t *lenp,
+			const struct mg_msg *msg, enum mg_text_style style);
+int  mg_text_encode(char **strp, const struct mg_msg *msg,
+		    enum mg_text_style style);
+
+#endif
