@@ -1,5 +1,8 @@
 /* gateway/conf.c - the configuration schema of junctiond and junction-mg */
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
+#include <regex.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +10,8 @@
 
 #include "config.h"
 #include "gw.h"
+#include "cdr.h"
+#include "route.h"
 #include "tdm.h"
 
 /*
@@ -216,6 +221,369 @@ static const struct gw_conf_key span_keys[] = {
 	{NULL},
 };
 
+/* ---- The dial plan: [route NAME], [group NAME], [trunk NAME] -------- */
+
+/*
+ * These checks see one section at a time; what spans sections (a route's
+ * target group exists, a group's spans are configured) is checked when
+ * junctiond compiles the plan (gateway/route.c), with file:line too.
+ */
+
+/* In the order of enum gw_npi's names: keep, then Q.931's plans. */
+const char *const gw_route_plan_names[] = {
+	"keep", "unknown", "isdn", "data", "telex", "national", "private",
+	NULL,
+};
+const char *const gw_hunt_names[] = {
+	"ascending", "descending", "roundrobin", "leastused", NULL,
+};
+static const char *const numfmt_names[] = {
+	"keep", "international", "national", "unknown", NULL,
+};
+static const char *const transport_names[] = {"udp", "tcp", "tls", NULL};
+
+static bool all_of(const char *s, size_t n, const char *set)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!s[i] || !strchr(set, s[i]))
+			return false;
+	}
+	return true;
+}
+
+static bool is_name(const char *s, size_t n)
+{
+	size_t i;
+
+	if (!n)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (!isalnum((unsigned char)s[i]) && !strchr("_-.", s[i]))
+			return false;
+	}
+	return true;
+}
+
+/** "192.0.2.0/24", "2001:db8::/32" or a bare address (all bits). */
+int gw_route_parse_cidr(const char *s, struct sockaddr_storage *addr,
+			unsigned *bitsp)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned long bits, max;
+	char *end;
+
+	if (n >= sizeof(buf))
+		return EINVAL;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	memset(addr, 0, sizeof(*addr));
+	if (inet_pton(AF_INET, buf,
+		      &((struct sockaddr_in *)addr)->sin_addr) == 1) {
+		addr->ss_family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf,
+			     &((struct sockaddr_in6 *)addr)->sin6_addr) == 1) {
+		addr->ss_family = AF_INET6;
+		max = 128;
+	} else {
+		return EINVAL;
+	}
+	bits = max;
+	if (slash) {
+		if (!isdigit((unsigned char)slash[1]))
+			return EINVAL;
+		bits = strtoul(slash + 1, &end, 10);
+		if (*end || bits > max)
+			return EINVAL;
+	}
+	*bitsp = (unsigned)bits;
+	return 0;
+}
+
+/* "1,2,5": span numbers 1..255, each once. */
+static int check_span_list(const char *s, char *err, size_t errlen)
+{
+	bool seen[256] = {false};
+	unsigned long id;
+	char *end;
+
+	for (;;) {
+		if (!isdigit((unsigned char)*s))
+			goto bad;
+		id = strtoul(s, &end, 10);
+		if (id < 1 || id > 255)
+			goto bad;
+		if (seen[id]) {
+			snprintf(err, errlen, "span %lu is listed twice", id);
+			return EINVAL;
+		}
+		seen[id] = true;
+		if (!*end)
+			return 0;
+		if (*end != ',')
+			goto bad;
+		s = end + 1;
+	}
+ bad:
+	snprintf(err, errlen, "'%s' is not a list of span numbers 1..255 "
+		 "(for example: 1,2)", s);
+	return EINVAL;
+}
+
+static int check_from_item(const char *it, size_t n, char *err,
+			   size_t errlen)
+{
+	struct sockaddr_storage ss;
+	char buf[128];
+	unsigned bits;
+
+	if (n >= sizeof(buf))
+		goto bad;
+	memcpy(buf, it, n);
+	buf[n] = '\0';
+	if (!strcmp(buf, "any"))
+		return 0;
+	if (!strncmp(buf, "span:", 5))
+		return check_span_list(buf + 5, err, errlen);
+	if (!strncmp(buf, "group:", 6) || !strncmp(buf, "trunk:", 6)) {
+		if (is_name(buf + 6, n - 6))
+			return 0;
+		goto bad;
+	}
+	if (!strncmp(buf, "addr:", 5)) {
+		if (!gw_route_parse_cidr(buf + 5, &ss, &bits))
+			return 0;
+		snprintf(err, errlen, "from '%s': not an address or "
+			 "address/bits", buf);
+		return EINVAL;
+	}
+ bad:
+	snprintf(err, errlen, "from '%.*s' is not any, span:N[,N...], "
+		 "group:NAME, trunk:NAME or addr:CIDR", (int)n, it);
+	return EINVAL;
+}
+
+static int check_route(void *data, const char *label, char *err,
+		       size_t errlen)
+{
+	struct gw_route_conf *r = data;
+	const char *p, *e;
+	regex_t re;
+	int rc;
+
+	if (!is_name(label, strlen(label))) {
+		snprintf(err, errlen, "route name '%s': use letters, digits, "
+			 "'_', '-' and '.'", label);
+		return EINVAL;
+	}
+	if (!strncmp(r->match, "re:", 3)) {
+		rc = regcomp(&re, r->match + 3, REG_EXTENDED | REG_NOSUB);
+		if (rc) {
+			char msg[128];
+
+			regerror(rc, &re, msg, sizeof(msg));
+			snprintf(err, errlen, "match '%s': %s", r->match, msg);
+			return EINVAL;
+		}
+		regfree(&re);
+	} else if (!r->match[0] || (strcmp(r->match, "any") &&
+		   !all_of(r->match, strlen(r->match), "0123456789*#+"))) {
+		snprintf(err, errlen, "match '%s' is not a digit prefix, "
+			 "re:REGEX or any", r->match);
+		return EINVAL;
+	}
+	for (p = r->from; *p; p = e) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p)
+			break;
+		for (e = p; *e && *e != ' ' && *e != '\t'; e++)
+			;
+		if (check_from_item(p, (size_t)(e - p), err, errlen))
+			return EINVAL;
+	}
+	if (!all_of(r->prepend, strlen(r->prepend), "0123456789*#+")) {
+		snprintf(err, errlen, "prepend '%s' is not digits",
+			 r->prepend);
+		return EINVAL;
+	}
+	if (!all_of(r->country_code, strlen(r->country_code), "0123456789") ||
+	    !all_of(r->national_prefix, strlen(r->national_prefix),
+		    "0123456789") ||
+	    !all_of(r->international_prefix,
+		    strlen(r->international_prefix), "0123456789")) {
+		snprintf(err, errlen, "country_code, national_prefix and "
+			 "international_prefix are digits");
+		return EINVAL;
+	}
+	if (!r->country_code[0] &&
+	    (r->called_format == GW_NUMFMT_INTERNATIONAL ||
+	     r->called_format == GW_NUMFMT_NATIONAL ||
+	     r->calling_format == GW_NUMFMT_INTERNATIONAL ||
+	     r->calling_format == GW_NUMFMT_NATIONAL)) {
+		snprintf(err, errlen, "national and international number "
+			 "formats need country_code");
+		return EINVAL;
+	}
+	p = strchr(r->target, ':');
+	if (!p || !is_name(p + 1, strlen(p + 1)) ||
+	    !(!strncmp(r->target, "group:", 6) ||
+	      !strncmp(r->target, "trunk:", 6) ||
+	      !strncmp(r->target, "user:", 5))) {
+		snprintf(err, errlen, "target '%s' is not group:NAME, "
+			 "trunk:NAME or user:NAME", r->target);
+		return EINVAL;
+	}
+	return 0;
+}
+
+static const struct gw_conf_key route_keys[] = {
+	{"match", GW_CONF_STR, offsetof(struct gw_route_conf, match),
+	 "", 0, 500, NULL, GW_CONF_RELOAD | GW_CONF_REQUIRED,
+	 "the called number: a digit prefix (0049), re:REGEX (POSIX "
+	 "extended, re:^00[1-9]) or any"},
+	{"from", GW_CONF_STR, offsetof(struct gw_route_conf, from),
+	 "any", 1, 1000, NULL, GW_CONF_RELOAD,
+	 "sources, any of them matches: any, span:1,2, group:NAME, "
+	 "trunk:NAME, addr:192.0.2.0/24"},
+	{"priority", GW_CONF_INT, offsetof(struct gw_route_conf, priority),
+	 "0", -1000, 1000, NULL, GW_CONF_RELOAD,
+	 "higher first; then the longer prefix, then prefixes before "
+	 "regular expressions, then file order"},
+	{"strip", GW_CONF_INT, offsetof(struct gw_route_conf, strip),
+	 "0", 0, 32, NULL, GW_CONF_RELOAD,
+	 "leading digits removed from the called number"},
+	{"prepend", GW_CONF_STR, offsetof(struct gw_route_conf, prepend),
+	 "", 0, 32, NULL, GW_CONF_RELOAD,
+	 "digits put in front of the called number after strip"},
+	{"called_format", GW_CONF_ENUM,
+	 offsetof(struct gw_route_conf, called_format),
+	 "keep", 0, 0, numfmt_names, GW_CONF_RELOAD,
+	 "send the called number as it is (keep), international (4930...), "
+	 "national (30...) or unknown with prefixes (030..., 0044...)"},
+	{"calling_format", GW_CONF_ENUM,
+	 offsetof(struct gw_route_conf, calling_format),
+	 "keep", 0, 0, numfmt_names, GW_CONF_RELOAD,
+	 "the same for the calling number"},
+	{"plan", GW_CONF_ENUM, offsetof(struct gw_route_conf, plan),
+	 "keep", 0, 0, gw_route_plan_names, GW_CONF_RELOAD,
+	 "numbering plan of the numbers sent; keep: isdn after a format "
+	 "change, else as received"},
+	{"country_code", GW_CONF_STR,
+	 offsetof(struct gw_route_conf, country_code),
+	 "", 0, 3, NULL, GW_CONF_RELOAD,
+	 "our country code (49): national <-> international"},
+	{"national_prefix", GW_CONF_STR,
+	 offsetof(struct gw_route_conf, national_prefix),
+	 "0", 0, 4, NULL, GW_CONF_RELOAD,
+	 "trunk prefix of national numbers dialled with type unknown"},
+	{"international_prefix", GW_CONF_STR,
+	 offsetof(struct gw_route_conf, international_prefix),
+	 "00", 0, 4, NULL, GW_CONF_RELOAD,
+	 "prefix of international numbers dialled with type unknown"},
+	{"target", GW_CONF_STR, offsetof(struct gw_route_conf, target),
+	 "", 0, 200, NULL, GW_CONF_RELOAD | GW_CONF_REQUIRED,
+	 "where the call goes: group:NAME (a span group), trunk:NAME (a SIP "
+	 "trunk, with its failover list) or user:NAME (a registered user)"},
+	{NULL},
+};
+
+static int check_group(void *data, const char *label, char *err,
+		       size_t errlen)
+{
+	struct gw_group_conf *g = data;
+
+	if (!is_name(label, strlen(label))) {
+		snprintf(err, errlen, "group name '%s': use letters, digits, "
+			 "'_', '-' and '.'", label);
+		return EINVAL;
+	}
+	return check_span_list(g->spans, err, errlen);
+}
+
+static const struct gw_conf_key group_keys[] = {
+	{"spans", GW_CONF_STR, offsetof(struct gw_group_conf, spans),
+	 "", 0, 1000, NULL, GW_CONF_RELOAD | GW_CONF_REQUIRED,
+	 "the [span N] sections of the group, in hunting order: 1,2"},
+	{"hunt", GW_CONF_ENUM, offsetof(struct gw_group_conf, hunt),
+	 "ascending", 0, 0, gw_hunt_names, GW_CONF_RELOAD,
+	 "ascending (first free channel), descending (last free), "
+	 "roundrobin (the next after the last pick) or leastused (on the "
+	 "span with the fewest busy channels)"},
+	{NULL},
+};
+
+static int check_trunk(void *data, const char *label, char *err,
+		       size_t errlen)
+{
+	struct gw_trunk_conf *t = data;
+	struct sockaddr_storage ss;
+	const char *p, *e;
+	unsigned bits;
+
+	if (!is_name(label, strlen(label))) {
+		snprintf(err, errlen, "trunk name '%s': use letters, digits, "
+			 "'_', '-' and '.'", label);
+		return EINVAL;
+	}
+	if (strchr(t->host, '/') || gw_route_parse_cidr(t->host, &ss, &bits)) {
+		snprintf(err, errlen, "host '%s' is not an IPv4 or IPv6 "
+			 "address", t->host);
+		return EINVAL;
+	}
+	for (p = t->failover; *p; p = e) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (!*p)
+			break;
+		for (e = p; *e && *e != ' ' && *e != ','; e++)
+			;
+		if (!is_name(p, (size_t)(e - p)) ||
+		    ((size_t)(e - p) == strlen(label) &&
+		     !memcmp(p, label, (size_t)(e - p)))) {
+			snprintf(err, errlen, "failover '%.*s' is not the "
+				 "name of another trunk", (int)(e - p), p);
+			return EINVAL;
+		}
+	}
+	return 0;
+}
+
+static const struct gw_conf_key trunk_keys[] = {
+	{"host", GW_CONF_STR, offsetof(struct gw_trunk_conf, host),
+	 "", 0, 45, NULL, GW_CONF_RELOAD | GW_CONF_REQUIRED,
+	 "the peer's IPv4 or IPv6 address; INVITEs from it belong to this "
+	 "trunk"},
+	{"port", GW_CONF_INT, offsetof(struct gw_trunk_conf, port),
+	 "5060", 1, 65535, NULL, GW_CONF_RELOAD, "the peer's SIP port"},
+	{"transport", GW_CONF_ENUM, offsetof(struct gw_trunk_conf, transport),
+	 "udp", 0, 0, transport_names, GW_CONF_RELOAD, "udp, tcp or tls"},
+	{"failover", GW_CONF_STR, offsetof(struct gw_trunk_conf, failover),
+	 "", 0, 1000, NULL, GW_CONF_RELOAD,
+	 "trunks tried in order when this one answers 5xx or times out"},
+	{NULL},
+};
+
+/* ---- CDRs: [cdr] ---------------------------------------------------- */
+
+static const char *const cdr_sync_names[] = {"normal", "full", NULL};
+
+static const struct gw_conf_key cdr_keys[] = {
+	{"path", GW_CONF_STR, offsetof(struct gw_cdr_conf, path),
+	 "cdr.sqlite", 1, 4000, NULL, 0,
+	 "the SQLite CDR database; relative to rundir"},
+	{"synchronous", GW_CONF_ENUM,
+	 offsetof(struct gw_cdr_conf, synchronous),
+	 "normal", 0, 0, cdr_sync_names, 0,
+	 "normal: a crash of junctiond loses no committed CDR, a power "
+	 "failure may lose the last ones; full: an fsync per commit"},
+	{NULL},
+};
+
 const struct gw_conf_section gw_conf_schema[] = {
 	{"general", false, sizeof(struct gw_general_conf), general_keys,
 	 "settings both daemons share", check_general},
@@ -225,6 +593,14 @@ const struct gw_conf_section gw_conf_schema[] = {
 	 "the media gateway, junction-mg", check_mg},
 	{"span", true, sizeof(struct gw_span_conf), span_keys,
 	 "an E1/T1 trunk: [span 1], [span 2], ...", check_span},
+	{"route", true, sizeof(struct gw_route_conf), route_keys,
+	 "a dial plan rule: [route NAME]", check_route},
+	{"group", true, sizeof(struct gw_group_conf), group_keys,
+	 "a span group that routes can target: [group NAME]", check_group},
+	{"trunk", true, sizeof(struct gw_trunk_conf), trunk_keys,
+	 "a SIP trunk that routes can target: [trunk NAME]", check_trunk},
+	{"cdr", false, sizeof(struct gw_cdr_conf), cdr_keys,
+	 "call detail records (junctiond)", NULL},
 	{NULL},
 };
 
@@ -294,4 +670,31 @@ char *gw_conf_runpath(const struct gw_conf *conf, const char *path)
 	if (path[0] == '/')
 		return gw_mem_strdup(path);
 	return gw_mem_printf("%s/%s", g->rundir, path);
+}
+
+/** The idx-th [route NAME], its name in *namep. */
+const struct gw_route_conf *gw_conf_route(const struct gw_conf *conf,
+					  size_t idx, const char **namep)
+{
+	return gw_conf_nth(conf, "route", idx, namep);
+}
+
+/** The idx-th [group NAME], its name in *namep. */
+const struct gw_group_conf *gw_conf_group(const struct gw_conf *conf,
+					  size_t idx, const char **namep)
+{
+	return gw_conf_nth(conf, "group", idx, namep);
+}
+
+/** The idx-th [trunk NAME], its name in *namep. */
+const struct gw_trunk_conf *gw_conf_trunk(const struct gw_conf *conf,
+					  size_t idx, const char **namep)
+{
+	return gw_conf_nth(conf, "trunk", idx, namep);
+}
+
+/** [cdr] */
+const struct gw_cdr_conf *gw_conf_cdr(const struct gw_conf *conf)
+{
+	return gw_conf_get(conf, "cdr", NULL);
 }
