@@ -33,6 +33,9 @@ struct media_chan {
 	media_chan_h *h;
 	void *arg;
 	bool copy;			/* the byte-copy fast path */
+	int copy_pt;			/* its payload type (the codec's) */
+	bool dtmf_busy;			/* media_dtmf_tx_busy(dtmf_tx), kept
+					 * here: the tick reads it */
 	unsigned ts_per_sample;
 
 	/* toward IP */
@@ -85,9 +88,11 @@ static void on_rtp_digit(char digit, bool end, unsigned duration_ms,
 
 	if (!end) {
 		media_dtmf_tx_start(c->dtmf_tx, digit);
+		c->dtmf_busy = media_dtmf_tx_busy(c->dtmf_tx);
 		return;
 	}
 	media_dtmf_tx_stop(c->dtmf_tx);
+	c->dtmf_busy = media_dtmf_tx_busy(c->dtmf_tx);
 	c->digits_rtp++;
 	if (c->h)
 		c->h(c, MEDIA_CHAN_DIGIT_RTP, digit, duration_ms, c->arg);
@@ -155,6 +160,7 @@ int media_chan_alloc(struct media_chan **cp, const struct media_chan_conf *cf,
 	c->copy = !cf->ec && !cf->te && c->conf.ptime == 20 &&
 		((cf->codec == MEDIA_PCMA && cf->law == MEDIA_LAW_ALAW) ||
 		 (cf->codec == MEDIA_PCMU && cf->law == MEDIA_LAW_ULAW));
+	c->copy_pt = ci->static_pt;
  out:
 	if (err)
 		gw_mem_deref(c);
@@ -257,9 +263,8 @@ static bool toward_line(struct media_chan *c, uint8_t *tdm_tx, int16_t *lin)
 
 	if (media_stream_rx(c->stream, payload, sizeof(payload), &f))
 		f.len = 0, f.lost = false;
-	if (c->copy && f.len == MEDIA_TICK_SAMPLES && f.pt ==
-	    media_codec_info(c->conf.codec)->static_pt &&
-	    !media_dtmf_tx_busy(c->dtmf_tx) && !c->tone) {
+	if (c->copy && f.len == MEDIA_TICK_SAMPLES && f.pt == c->copy_pt &&
+	    !c->dtmf_busy && !c->tone) {
 		memcpy(tdm_tx, payload, MEDIA_TICK_SAMPLES);
 		return false;
 	}
@@ -288,7 +293,10 @@ static bool toward_line(struct media_chan *c, uint8_t *tdm_tx, int16_t *lin)
 	}
 	if (c->tone)
 		media_tonegen_fill(c->tone, lin, MEDIA_TICK_SAMPLES);
-	media_dtmf_tx_fill(c->dtmf_tx, lin, MEDIA_TICK_SAMPLES);
+	if (c->dtmf_busy) {
+		media_dtmf_tx_fill(c->dtmf_tx, lin, MEDIA_TICK_SAMPLES);
+		c->dtmf_busy = media_dtmf_tx_busy(c->dtmf_tx);
+	}
 	return true;
 }
 
@@ -334,7 +342,10 @@ int media_chan_tone(struct media_chan *c, enum media_tone tone)
 /** Play digits in-band toward the line (100 ms on, 100 ms off). */
 int media_chan_digits(struct media_chan *c, const char *digits)
 {
-	return media_dtmf_tx_put(c->dtmf_tx, digits, 100, 100);
+	int err = media_dtmf_tx_put(c->dtmf_tx, digits, 100, 100);
+
+	c->dtmf_busy = media_dtmf_tx_busy(c->dtmf_tx);
+	return err;
 }
 
 /** Echo cancellation on or off (the MEGACO tdmc/ec property, a 2100 Hz

@@ -37,6 +37,13 @@
  * RTCP-mux (RFC 5761) is ours too: RTCP found on the RTP socket waits in
  * a small stash until ortp reads its RTCP transport, which it does on
  * every recvm call; ortp's own mux handling stays off.
+ *
+ * System calls are the media tick's main cost, so the RTP endpoint
+ * spares the empty ones: ortp reads until EAGAIN, and again on every
+ * recvm call (two a tick at a 10 ms ptime).  One recvmmsg takes a batch;
+ * a short batch means the socket was empty, and the tick reads it no
+ * more (what arrives meanwhile waits for the next tick, microseconds
+ * later, as it would have had it come a moment after the read).
  */
 
 #define RTP_HDR		12
@@ -49,6 +56,7 @@
 #define MAX_MISORDER	100
 #define EVQ_MAX		16
 #define STASH_MAX	2
+#define RQ_MAX		4	/* RTP datagrams per recvmmsg */
 #define TEV_IDLE_MS	500	/* an event with no update ends */
 #define TEV_VOLUME	10	/* -10 dBm0 */
 #define TEV_END_SENDS	3	/* RFC 4733 2.5.1.4 */
@@ -68,6 +76,15 @@ struct stash {
 	struct sockaddr_storage from;
 	socklen_t fromlen;
 	uint8_t buf[1500];
+};
+
+/* An RTP datagram that came in a batch after the one ortp was given. */
+struct rq_slot {
+	size_t len;
+	bool trunc;
+	socklen_t fromlen;
+	struct sockaddr_storage from;
+	uint8_t buf[RTP_BUF];
 };
 
 struct media_stream {
@@ -141,6 +158,11 @@ struct media_stream {
 
 	struct stash stash[STASH_MAX];
 	unsigned nstash;
+
+	/* The rest of the last RTP batch (see the top of the file). */
+	bool rtp_drained;		/* the socket was empty this tick */
+	unsigned rq_head, rq_end;
+	struct rq_slot rq[RQ_MAX - 1];
 
 	media_dtmf_h *dtmfh;
 	media_stream_timeout_h *timeouth;
@@ -985,6 +1007,69 @@ static ssize_t sock_read(struct media_stream *s, int fd, uint8_t *buf,
 	return n;
 }
 
+/* Read one RTP datagram (see the top of the file): from the last batch
+ * while it lasts, else one recvmmsg for a new batch, its first into buf,
+ * unless the socket was found empty this tick.  -1 with errno EAGAIN
+ * when none (or the tick's budget is spent). */
+static ssize_t rtp_read(struct media_stream *s, uint8_t *buf, size_t cap,
+			struct sockaddr_storage *src, socklen_t *srclen,
+			bool *truncp)
+{
+	struct mmsghdr mm[RQ_MAX];
+	struct iovec iov[RQ_MAX];
+	unsigned i, vlen;
+	int k;
+
+	if (s->rq_head < s->rq_end) {
+		struct rq_slot *q = &s->rq[s->rq_head++];
+
+		*src = q->from;
+		*srclen = q->fromlen;
+		*truncp = q->trunc || q->len > cap;
+		if (!*truncp)
+			memcpy(buf, q->buf, q->len);
+		return (ssize_t)q->len;
+	}
+	if (s->rtp_drained || !s->budget || s->fd < 0) {
+		errno = EAGAIN;
+		return -1;
+	}
+	vlen = s->budget < RQ_MAX ? s->budget : RQ_MAX;
+	memset(mm, 0, vlen * sizeof(mm[0]));
+	for (i = 0; i < vlen; i++) {
+		iov[i].iov_base = i ? s->rq[i - 1].buf : buf;
+		iov[i].iov_len = i ? sizeof(s->rq[i - 1].buf) : cap;
+		mm[i].msg_hdr.msg_name = i ? &s->rq[i - 1].from : src;
+		mm[i].msg_hdr.msg_namelen = sizeof(*src);
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	do {
+		k = recvmmsg(s->fd, mm, vlen, MSG_DONTWAIT, NULL);
+	} while (k < 0 && errno == EINTR);
+	if (k <= 0) {
+		s->rtp_drained = true;
+		errno = EAGAIN;	/* ICMP errors and the like: not ortp's */
+		return -1;
+	}
+	/* Fewer than asked: the socket was empty. */
+	if ((unsigned)k < vlen)
+		s->rtp_drained = true;
+	s->budget -= (unsigned)k;
+	for (i = 1; i < (unsigned)k; i++) {
+		struct rq_slot *q = &s->rq[i - 1];
+
+		q->len = mm[i].msg_len;
+		q->trunc = mm[i].msg_hdr.msg_flags & MSG_TRUNC;
+		q->fromlen = mm[i].msg_hdr.msg_namelen;
+	}
+	s->rq_head = 0;
+	s->rq_end = (unsigned)k - 1;
+	*srclen = mm[0].msg_hdr.msg_namelen;
+	*truncp = mm[0].msg_hdr.msg_flags & MSG_TRUNC;
+	return mm[0].msg_len;
+}
+
 static ortp_socket_t ep_rtp_getsocket(RtpTransport *t)
 {
 	return ((struct media_stream *)t->data)->fd;
@@ -1002,7 +1087,7 @@ static int ep_rtp_recvfrom(RtpTransport *t, mblk_t *m, int flags,
 	ssize_t n;
 
 	(void)flags;
-	while ((n = sock_read(s, s->fd, p, cap, &src, &srclen, &trunc)) >= 0) {
+	while ((n = rtp_read(s, p, cap, &src, &srclen, &trunc)) >= 0) {
 		if (trunc) {
 			s->st.truncated++;
 			continue;
@@ -1558,6 +1643,7 @@ int media_stream_rx(struct media_stream *s, uint8_t *buf, size_t size,
 	memset(f, 0, sizeof(*f));
 	s->budget = RX_BUDGET;
 	s->rx_seen = false;
+	s->rtp_drained = false;
 	want = wants_rx(s);
 	steps = s->rx_dur && s->rx_dur < s->tick_units ?
 		s->tick_units / s->rx_dur : 1;

@@ -199,4 +199,74 @@ int  mg_text_encode_buf(char *buf, size_t size, size_t *lenp,
 int  mg_text_encode(char **strp, const struct mg_msg *msg,
 		    enum mg_text_style style);
 
+/* ------------------------------------------------------------------ */
+/* Transactions (megaco/tsx.c; H.248.1 s.8, Annex D.1 UDP, D.2 TCP)   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * An endpoint is one UDP socket with our MID, shared by the MG and the
+ * MGC sides: it sends requests and retransmits them (D.1.3), detects
+ * duplicates of the requests it receives (D.1.1), answers them from
+ * stored replies, sends Pending and handles ImmAckRequired and
+ * TransactionResponseAck (D.1.2.2, s.8.2.3).  Replies and Pendings go
+ * to the source address of the request (s.9).  With conf.tcp the
+ * endpoint listens on TCP instead, frames messages with TPKT (D.2),
+ * connects to peers as needed and does not retransmit.
+ */
+
+struct mg_tsx_ep;
+struct mg_tsx_req;		/* a received request, until answered */
+
+/* An IPv4 or IPv6 address and port: a struct sockaddr_in or _in6 (no
+ * socket headers here: their accept() would clash with the codec's). */
+struct mg_addr {
+	union {
+		unsigned char b[28];
+		uint32_t align_;
+	} sa;
+	unsigned len;		/* bytes used in sa; 0: none */
+};
+
+struct mg_tsx_conf {		/* 0 / NULL: the default in brackets */
+	const char *mid;	/* our MID, "[192.0.2.1]:2944" (required) */
+	unsigned version;	/* of the messages we write [1] */
+	enum mg_text_style style;
+	unsigned rto_init_ms;	/* first retransmission timer [200] */
+	unsigned rto_min_ms;	/* floor of the RTT estimate [100] */
+	unsigned rto_max_ms;	/* back-off cap [4000] */
+	unsigned tmax_ms;	/* give up after, T-MAX [30000] */
+	unsigned long_timer_ms;	/* keep replies and acked ids [30000] */
+	unsigned pending_ms;	/* normalMGExecutionTime: Pending [200] */
+	size_t max_msg;		/* largest message in or out [65507] */
+	bool tcp;		/* TCP with TPKT framing (D.2), not UDP */
+};
+
+/* The reply to a request sent: err 0 and reply (borrowed, in msg, which
+ * can be kept with gw_mem_ref), or ETIMEDOUT and NULLs; called once. */
+typedef void (mg_tsx_resp_h)(int err, const struct mg_trans *reply,
+			     const struct mg_msg *msg, void *arg);
+/* A new request (never a duplicate): trans and msg are valid until req
+ * is answered; req is the handler's, released by mg_tsx_reply or
+ * mg_tsx_reply_error (now or later) or by gw_mem_deref (the transaction
+ * is then forgotten: a repetition executes again). */
+typedef void (mg_tsx_req_h)(struct mg_tsx_req *req,
+			    const struct mg_trans *trans,
+			    const struct mg_msg *msg, void *arg);
+
+int  mg_addr_set(struct mg_addr *addr, const char *ip, uint16_t port);
+char *mg_addr_str(const struct mg_addr *addr, char *buf, size_t size);
+
+int  mg_tsx_ep_alloc(struct mg_tsx_ep **epp, const struct mg_addr *local,
+		     const struct mg_tsx_conf *conf, mg_tsx_req_h *reqh,
+		     void *arg);
+int  mg_tsx_ep_local(const struct mg_tsx_ep *ep, struct mg_addr *addr);
+int  mg_tsx_send(struct mg_tsx_ep *ep, const struct mg_addr *peer,
+		 struct mg_msg *msg, mg_tsx_resp_h *h, void *arg,
+		 uint32_t *idp);
+void mg_tsx_cancel(struct mg_tsx_ep *ep, uint32_t id);
+int  mg_tsx_reply(struct mg_tsx_req *req, struct mg_msg *reply);
+int  mg_tsx_reply_error(struct mg_tsx_req *req, unsigned code,
+			const char *text);
+const struct mg_addr *mg_tsx_req_peer(const struct mg_tsx_req *req);
+
 #endif

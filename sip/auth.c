@@ -1051,6 +1051,28 @@ static enum nonce_state nonce_check(const struct sip_auth_server *srv,
 	return NONCE_FRESH;
 }
 
+/** srv's realm. */
+const char *sip_auth_realm(const struct sip_auth_server *srv)
+{
+	return srv ? srv->realm : NULL;
+}
+
+/**
+ * Whether nonce came from srv in this run (its MAC matches), fresh or
+ * expired: the SIP layer answers a nonce of an earlier run with a new
+ * challenge instead of a refusal.
+ */
+bool sip_auth_nonce_ours(const struct sip_auth_server *srv,
+			 const char *nonce)
+{
+	uint64_t ts, serial;
+
+	if (!srv || !nonce)
+		return false;
+	return nonce_check(srv, nonce, gw_now_ms(), &ts, &serial) !=
+		NONCE_BAD;
+}
+
 /*
  * The replay check for a digest that was right: OK and remember nc,
  * FAILED for a count that did not grow, STALE for a pair the table may

@@ -151,6 +151,11 @@ int  sip_auth_response(char *hex, size_t size,
 int  sip_auth_server_alloc(struct sip_auth_server **srvp, const char *realm,
 			   uint32_t nonce_ttl_ms);
 int  sip_auth_server_set_algs(struct sip_auth_server *srv, unsigned algs);
+const char *sip_auth_realm(const struct sip_auth_server *srv);
+/* Was nonce issued by srv (this run), expired or not?  Says nothing
+ * about any user. */
+bool sip_auth_nonce_ours(const struct sip_auth_server *srv,
+			 const char *nonce);
 int  sip_auth_challenge(struct sip_auth_chals **chalsp,
 			struct sip_auth_server *srv, bool stale);
 int  sip_auth_verify(enum sip_auth_result *resultp,

@@ -41,8 +41,14 @@
  * 64*T1), a 2xx waits for the PRACK of a 1xx that carried SDP; as UAC,
  * reliable 18x are PRACKed.
  *
- * Not implemented yet: digest answers to 401/407, UPDATE sent by us
- * (we accept it), offers in PRACK.
+ * Digest (RFC 3261 s.22.2): a 401 or 407 to any request we send (the
+ * INVITE, re-INVITEs, BYE, PRACK, NOTIFY) is answered once, with the
+ * call's credentials or the UA's: the same request again, CSeq
+ * incremented, same Call-ID and tags, a new branch.  A second challenge
+ * to it is final.
+ *
+ * Not implemented yet: UPDATE sent by us (we accept it), offers in
+ * PRACK.
  */
 
 enum sess_state {
@@ -101,6 +107,11 @@ struct sip_session {
 	sip_session_h *h;
 	void *arg;
 	char *call_id;
+	uint32_t cseq;			/* UAC: of our last initial INVITE */
+	char *auth_user;		/* UAC credentials (params or conf) */
+	char *auth_pass;
+	struct sip_auth_client auth_cl;
+	bool auth_tried;		/* the INVITE in progress was */
 };
 
 static const struct sip_sdp_codec default_codecs[] = {
@@ -138,6 +149,8 @@ static void sess_destroy(void *data)
 	gw_mem_deref(s->local_sdp);
 	gw_mem_deref(s->remote_sdp);
 	gw_mem_deref(s->call_id);
+	gw_mem_deref(s->auth_user);
+	gw_mem_deref(s->auth_pass);
 }
 
 static struct sip_session *sess_new(struct sip_ua *ua)
@@ -529,6 +542,122 @@ static void resend_2xx_start(struct sip_session *s)
 	gw_tmr_start(&s->tmr_2xx, s->t_2xx, tmr_2xx, s);
 }
 
+/* ---- requests that answer a challenge ----------------------------- */
+
+/* A request sent outside the INVITE machinery, kept to be sent again
+ * with credentials once (owned by its transactions). */
+struct auth_req {
+	struct sip_ua *ua;		/* borrowed: outlives transactions */
+	struct sip_dialog *dlg;		/* NULL outside a dialog */
+	osip_message_t *req;
+	char *user, *pass;
+	struct sip_auth_client cl;
+	enum sip_transport tp;
+	struct sip_addr dst;
+	bool tried;
+};
+
+static void auth_req_destroy(void *data)
+{
+	struct auth_req *a = data;
+
+	if (a->req)
+		osip_message_free(a->req);
+	gw_mem_deref(a->dlg);
+	gw_mem_deref(a->user);
+	gw_mem_deref(a->pass);
+}
+
+/* A copy of req for its retry: a new branch and, in a dialog, the next
+ * CSeq (s.22.2, s.8.1.3.5). */
+static int retry_clone(osip_message_t **mp, const osip_message_t *req,
+		       uint32_t cseq)
+{
+	osip_message_t *m = NULL;
+	osip_via_t *v = NULL;
+	osip_generic_param_t *b = NULL;
+	char branch[24], buf[32], name[] = "branch";
+
+	if (osip_message_clone(req, &m) < 0)
+		return ENOMEM;
+	osip_message_get_via(m, 0, &v);
+	if (v && osip_via_param_get_byname(v, name, &b) >= 0 && b) {
+		memcpy(branch, "z9hG4bK", 7);
+		sip_rand_token(branch + 7, 16);
+		osip_free(b->gvalue);
+		b->gvalue = osip_strdup(branch);
+	}
+	if (m->cseq) {
+		snprintf(buf, sizeof(buf), "%u", cseq);
+		osip_free(m->cseq->number);
+		m->cseq->number = osip_strdup(buf);
+	}
+	osip_message_force_update(m);
+	*mp = m;
+	return 0;
+}
+
+static void auth_req_resp(struct sip_tsx *tsx, int status,
+			  osip_message_t *msg, void *arg)
+{
+	struct auth_req *a = arg;
+	struct sip_tsx *t = NULL;
+	osip_message_t *m = NULL;
+	uint32_t cseq;
+
+	(void)tsx;
+	if ((status != 401 && status != 407) || !msg || a->tried)
+		return;
+	a->tried = true;
+	cseq = a->dlg ? ++a->dlg->local_cseq :
+		(uint32_t)strtoul(a->req->cseq->number, NULL, 10) + 1;
+	if (retry_clone(&m, a->req, cseq))
+		return;
+	if (sip_auth_add(m, msg, &a->cl, a->user, a->pass)) {
+		osip_message_free(m);
+		return;
+	}
+	if (!sip_tsx_request(&t, a->ua, m, a->tp, &a->dst, auth_req_resp, a)) {
+		t->owned = gw_mem_ref(a);
+		gw_mem_deref(t);
+	}
+}
+
+/* Send req (consumed) in s's dialog; a 401/407 to it is answered once
+ * with s's credentials. */
+static int dlg_send(struct sip_session *s, osip_message_t *req)
+{
+	struct auth_req *a;
+	struct sip_tsx *t = NULL;
+	int err;
+
+	if (!s->auth_user || !s->auth_pass)
+		return sip_tsx_request(NULL, s->ua, req, s->dlg->tp,
+				       &s->dlg->dst, NULL, NULL);
+	a = gw_mem_zalloc(sizeof(*a), auth_req_destroy);
+	if (!a || osip_message_clone(req, &a->req) < 0) {
+		gw_mem_deref(a);
+		osip_message_free(req);
+		return ENOMEM;
+	}
+	a->ua = s->ua;
+	a->dlg = gw_mem_ref(s->dlg);
+	a->user = gw_mem_strdup(s->auth_user);
+	a->pass = gw_mem_strdup(s->auth_pass);
+	a->cl = s->auth_cl;
+	a->tp = s->dlg->tp;
+	a->dst = s->dlg->dst;
+	err = sip_tsx_request(&t, s->ua, req, a->tp, &a->dst, auth_req_resp,
+			      a);
+	if (!err) {
+		t->owned = a;		/* the transaction's reference */
+		gw_mem_deref(t);
+	} else {
+		gw_mem_deref(a);
+	}
+	return err;
+}
+
 static void send_bye(struct sip_session *s, const struct sip_reason *r)
 {
 	osip_message_t *bye;
@@ -536,8 +665,7 @@ static void send_bye(struct sip_session *s, const struct sip_reason *r)
 	if (!s->dlg || sip_dialog_request(&bye, s->dlg, s->ua, "BYE"))
 		return;
 	sip_msg_add_reason(bye, r);
-	sip_tsx_request(NULL, s->ua, bye, s->dlg->tp, &s->dlg->dst, NULL,
-			NULL);
+	dlg_send(s, bye);
 }
 
 static void tmr_2xx(void *arg)
@@ -843,6 +971,8 @@ void sip_session_invite(struct sip_ua *ua, struct sip_tsx *tsx,
 		return;
 	}
 	s->call_id = gw_mem_strdup(s->dlg->call_id);
+	s->auth_user = gw_mem_strdup(ua->auth_user);
+	s->auth_pass = gw_mem_strdup(ua->auth_password);
 	{
 		char ref;
 
@@ -1140,8 +1270,7 @@ static int refer_notify(struct sip_session *s, unsigned status)
 		osip_message_free(m);
 		return err;
 	}
-	return sip_tsx_request(NULL, s->ua, m, s->dlg->tp, &s->dlg->dst, NULL,
-			       NULL);
+	return dlg_send(s, m);
 }
 
 /**
@@ -1298,7 +1427,7 @@ static int uac_invite(struct sip_session *s, const char *uri,
 		s->call_id = gw_mem_printf("%s%s@%s", tag, branch, l->host);
 	}
 	osip_message_set_call_id(m, s->call_id);
-	snprintf(buf, sizeof(buf), "%u INVITE", 1 + s->redirects);
+	snprintf(buf, sizeof(buf), "%u INVITE", ++s->cseq);
 	osip_message_set_cseq(m, buf);
 	osip_message_set_max_forwards(m, "70");
 	snprintf(buf, sizeof(buf), "<sip:%s:%u%s>", host, l->port,
@@ -1332,6 +1461,7 @@ static int uac_invite(struct sip_session *s, const char *uri,
 		s->inv_tsx = gw_mem_deref(s->inv_tsx);
 	}
 	s->got_1xx = false;
+	s->auth_tried = false;
 	return sip_tsx_request(&s->inv_tsx, ua, m, s->tp, &s->dst, uac_resp,
 			       s);
  out:
@@ -1403,8 +1533,7 @@ static void send_prack(struct sip_session *s, const osip_message_t *resp)
 	snprintf(buf, sizeof(buf), "%u %s INVITE", rseq,
 		 resp->cseq->number);
 	osip_message_set_header(m, "RAck", buf);
-	sip_tsx_request(NULL, s->ua, m, s->dlg->tp, &s->dlg->dst, NULL,
-			NULL);
+	dlg_send(s, m);
 }
 
 static void tmr_glare(void *arg)
@@ -1468,6 +1597,44 @@ static void reinvite_resp(struct sip_session *s, int status,
 	}
 }
 
+/* Our INVITE (initial or re-INVITE) again with credentials answering
+ * resp's challenges (s.22.2). */
+static int uac_auth_retry(struct sip_session *s, const osip_message_t *resp)
+{
+	osip_message_t *m = NULL, *keep = NULL;
+	uint32_t cseq;
+	int err;
+
+	if (!s->inv_req || !s->auth_user || !s->auth_pass)
+		return ENOENT;
+	s->auth_tried = true;
+	cseq = s->dlg && s->dlg->confirmed ? ++s->dlg->local_cseq : ++s->cseq;
+	err = retry_clone(&m, s->inv_req, cseq);
+	if (err)
+		return err;
+	err = sip_auth_add(m, resp, &s->auth_cl, s->auth_user, s->auth_pass);
+	if (!err && osip_message_clone(m, &keep) < 0)
+		err = ENOMEM;
+	if (err) {
+		GW_INFO("%s: cannot answer the %d: %s", s->call_id,
+			resp->status_code, strerror(err));
+		osip_message_free(m);
+		return err;
+	}
+	osip_message_free(s->inv_req);
+	s->inv_req = keep;
+	if (s->inv_tsx) {
+		sip_tsx_detach(s->inv_tsx);
+		s->inv_tsx = gw_mem_deref(s->inv_tsx);
+	}
+	s->got_1xx = false;
+	if (s->dlg && s->dlg->confirmed)
+		return sip_tsx_request(&s->inv_tsx, s->ua, m, s->dlg->tp,
+				       &s->dlg->dst, uac_resp, s);
+	return sip_tsx_request(&s->inv_tsx, s->ua, m, s->tp, &s->dst,
+			       uac_resp, s);
+}
+
 static void uac_resp(struct sip_tsx *tsx, int status, osip_message_t *msg,
 		     void *arg)
 {
@@ -1503,6 +1670,9 @@ static void uac_resp(struct sip_tsx *tsx, int status, osip_message_t *msg,
 		goto out;
 	}
 	if (s->state == SESS_ESTABLISHED || s->reinv_out) {
+		if ((status == 401 || status == 407) && msg &&
+		    !s->auth_tried && !uac_auth_retry(s, msg))
+			goto out;
 		s->reinv_out = status < 200;
 		reinvite_resp(s, status, msg);
 		goto out;
@@ -1555,6 +1725,9 @@ static void uac_resp(struct sip_tsx *tsx, int status, osip_message_t *msg,
 		sess_report(s, &ev);
 		goto out;
 	}
+	if ((status == 401 || status == 407) && msg && !s->auth_tried &&
+	    !s->cancel_pending && !uac_auth_retry(s, msg))
+		goto out;
 	if (status == 422 && msg && s->se_retries < 2 &&
 	    sip_msg_header(msg, "min-se")) {
 		/* RFC 4028 s.7.3: ask again with their minimum. */
@@ -1623,6 +1796,10 @@ int sip_session_connect(struct sip_session **sessp, struct sip_ua *ua,
 			ua->conf.session_expires_s;
 	if (p->sdp)
 		set_local(s, p->sdp);
+	s->auth_user = gw_mem_strdup(p->auth_user ? p->auth_user :
+				     ua->auth_user);
+	s->auth_pass = gw_mem_strdup(p->auth_user ? p->auth_password :
+				     ua->auth_password);
 	err = uac_invite(s, p->uri, &p->from, p->sdp, p->diversion);
 	if (err == ENOTSUP)
 		GW_WARN("call to %s: host names need DNS (RFC 3263), not "
@@ -1705,6 +1882,11 @@ int sip_session_modify(struct sip_session *sess, const char *sdp)
 		sip_tsx_detach(sess->inv_tsx);
 		sess->inv_tsx = gw_mem_deref(sess->inv_tsx);
 	}
+	if (sess->inv_req)
+		osip_message_free(sess->inv_req);
+	sess->inv_req = NULL;
+	osip_message_clone(m, &sess->inv_req);
+	sess->auth_tried = false;
 	err = sip_tsx_request(&sess->inv_tsx, sess->ua, m, sess->dlg->tp,
 			      &sess->dlg->dst, uac_resp, sess);
 	if (err)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "core.h"
+#include "auth.h"
 
 /*
  * sip/ is a user agent: transport (UDP, TCP, TLS; IPv4 and IPv6), the
@@ -38,6 +39,32 @@ struct sip_conf {
 	bool prack;			/* offer/accept 100rel (RFC 3262) */
 	size_t max_message;		/* bytes; default 65535 */
 	unsigned tcp_idle_s;		/* close idle connections */
+	/* UAC credentials for 401/407 when a call's params have none */
+	const char *auth_user;
+	const char *auth_password;
+};
+
+/*
+ * UAS authentication (RFC 3261 s.22.2, RFC 7616).  Requests outside a
+ * dialog, except ACK, CANCEL and OPTIONS, from a source outside acl are
+ * challenged with 401 and one WWW-Authenticate per algorithm in algs
+ * (SHA-256 first, then MD5).  In-dialog requests are not: the dialog was
+ * set up by an authenticated INVITE.  The answers:
+ *   no credentials for our realm, or a nonce not ours  -> 401
+ *   right digest, expired nonce                         -> 401 stale=true
+ *   wrong password, unknown user, replay, bad form      -> 403
+ * The 403 is the same message whether or not the user exists.
+ */
+struct sip_auth_conf {
+	const char *realm;		/* NULL: conf.domain, else "junction" */
+	sip_auth_lookup_h *lookuph;	/* user -> password or HA1 */
+	void *arg;
+	const char *const *acl;		/* "192.0.2.0/24", "2001:db8::/32",
+					 * "198.51.100.7": no auth needed */
+	size_t n_acl;
+	unsigned algs;			/* SIP_AUTH_ALG_BIT()s; 0: SHA-256
+					 * and MD5 */
+	uint32_t nonce_ttl_ms;		/* 0: SIP_AUTH_NONCE_TTL_MS */
 };
 
 struct sip_ua;
@@ -115,6 +142,9 @@ json_t *sip_ua_json(const struct sip_ua *ua);	/* `junctionctl sip` */
 /* The port ua listens on over tp (0: no such listener). */
 unsigned sip_ua_port(const struct sip_ua *ua, enum sip_transport tp,
 		     bool ipv6);
+/* Require digest authentication as a UAS (NULL: stop requiring it);
+ * strings and acl are copied. */
+int  sip_ua_set_auth(struct sip_ua *ua, const struct sip_auth_conf *ac);
 
 /* UAS side. */
 void sip_session_set_handler(struct sip_session *sess, sip_session_h *h,
@@ -133,6 +163,10 @@ struct sip_call_params {
 	struct sip_party from;
 	const char *sdp;		/* our offer */
 	const char *diversion;
+	/* Digest credentials for a 401/407 (NULL: conf.auth_user's);
+	 * each request is retried once with them. */
+	const char *auth_user;
+	const char *auth_password;
 };
 int  sip_session_connect(struct sip_session **sessp, struct sip_ua *ua,
 			 const struct sip_call_params *p, sip_session_h *h,

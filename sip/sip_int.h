@@ -75,6 +75,12 @@ int  sip_addr_print(const struct sip_addr *a, char *buf, size_t size);
 int  sip_frame(const char *buf, size_t len, bool stream, size_t max,
 	       size_t *lenp, size_t *hdrlenp);
 
+/* A datagram as a UDP listener hands it on (buf[n] is written: size
+ * must exceed n): framing, stateless 400s, then sip_tsx_recv.  The
+ * fuzz harness calls it without a socket. */
+void sip_transport_recv_dgram(struct sip_ua *ua, const struct sip_src *src,
+			      char *buf, size_t n);
+
 int  sip_transport_listen(struct sip_ua *ua,
 			  const struct sip_listener_conf *lc);
 void sip_transport_close(struct sip_ua *ua);
@@ -112,6 +118,8 @@ struct sip_tsx {
 	char *totag;			/* server: our To tag for responses */
 	sip_tsx_resp_h *resph;		/* client */
 	void *arg;
+	void *owned;			/* a gw_mem reference, dropped with
+					 * the transaction (client) */
 	bool killed;
 	bool final_sent;		/* server */
 };
@@ -213,10 +221,25 @@ int  sip_dialog_request(osip_message_t **reqp, struct sip_dialog *dlg,
 /* User agent (ua.c) and sessions (session.c)                         */
 /* ------------------------------------------------------------------ */
 
+/* A source prefix that needs no authentication (ua.c). */
+struct sip_acl {
+	int family;			/* AF_INET, AF_INET6 */
+	uint8_t addr[16];
+	unsigned bits;
+};
+
 struct sip_ua {
 	struct sip_conf conf;		/* strings copied (below) */
 	char *user_agent;
 	char *domain;
+	char *auth_user;		/* UAC credentials (conf) */
+	char *auth_password;
+	/* UAS authentication (sip_ua_set_auth); NULL: none */
+	struct sip_auth_server *auth_srv;
+	sip_auth_lookup_h *auth_lookuph;
+	void *auth_arg;
+	struct sip_acl *acl;
+	size_t n_acl;
 	osip_t *osip;
 	struct gw_tmr tmr;		/* libosip2's timers */
 	struct sip_lsnr *lsnrs;
@@ -235,10 +258,22 @@ struct sip_ua {
 	struct {
 		uint64_t rx_msgs, tx_msgs, rx_bad, rx_dropped;
 		uint64_t tsx_created, calls_in, calls_out;
+		uint64_t auth_challenged, auth_failed;
 	} stats;
 };
 
 struct sip_tsx_ev;
+
+/* UAS authentication of a request (ua.c): true to go on; false when
+ * it was answered (401, 403). */
+bool sip_ua_authorized(struct sip_ua *ua, struct sip_tsx *tsx,
+		       const osip_message_t *req, const struct sip_src *src);
+/* UAC: add credentials answering the challenges of resp (401/407) to
+ * req, for req's method and Request-URI; ENOENT when there is nothing
+ * to answer with. */
+int  sip_auth_add(osip_message_t *req, const osip_message_t *resp,
+		  struct sip_auth_client *cl, const char *user,
+		  const char *password);
 
 /* Requests the UA layer dispatches (ua.c calls into session.c). */
 void sip_ua_request(struct sip_ua *ua, struct sip_tsx *tsx,

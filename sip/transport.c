@@ -303,8 +303,8 @@ static int set_nonblock(int fd)
 	return 0;
 }
 
-static void deliver(struct sip_ua *ua, struct sip_src *src, const char *buf,
-		    size_t len)
+static void deliver(struct sip_ua *ua, const struct sip_src *src,
+		    const char *buf, size_t len)
 {
 	ua->stats.rx_msgs++;
 	sip_tsx_recv(ua, src, buf, len);
@@ -316,9 +316,8 @@ static void udp_readable(int flags, void *arg)
 	struct sip_ua *ua = l->ua;
 	static _Thread_local char buf[65536];
 	struct sip_src src;
-	size_t mlen, hlen;
 	ssize_t n;
-	int i, err;
+	int i;
 
 	(void)flags;
 	for (i = 0; i < 64; i++) {
@@ -330,26 +329,34 @@ static void udp_readable(int flags, void *arg)
 			break;
 		src.tp = SIP_UDP;
 		src.lsnr = l;
-		if ((size_t)n > ua->conf.max_message) {
-			ua->stats.rx_dropped++;
-			GW_LOG_LIMITED(GW_LOG_WARN, "udp: %zd-byte datagram "
-				       "dropped (max %zu)", n,
-				       ua->conf.max_message);
-			continue;
-		}
-		/* Keepalives (RFC 5626 s.3.5.1) and stray CRLFs. */
-		if (n <= 4 && strspn(buf, "\r\n") >= (size_t)n)
-			continue;
-		buf[n] = '\0';
-		err = sip_frame(buf, (size_t)n, false, ua->conf.max_message,
-				&mlen, &hlen);
-		if (err) {
-			sip_tsx_recv_bad(ua, &src, buf, (size_t)n, 400);
-			continue;
-		}
-		deliver(ua, &src, buf, mlen);
+		sip_transport_recv_dgram(ua, &src, buf, (size_t)n);
 	}
 	sip_tsx_run(ua);
+}
+
+/* One datagram (n may exceed the buffer: MSG_TRUNC). */
+void sip_transport_recv_dgram(struct sip_ua *ua, const struct sip_src *src,
+			      char *buf, size_t n)
+{
+	size_t mlen, hlen;
+	int err;
+
+	if (n > ua->conf.max_message) {
+		ua->stats.rx_dropped++;
+		GW_LOG_LIMITED(GW_LOG_WARN, "udp: %zu-byte datagram "
+			       "dropped (max %zu)", n, ua->conf.max_message);
+		return;
+	}
+	buf[n] = '\0';
+	/* Keepalives (RFC 5626 s.3.5.1) and stray CRLFs. */
+	if (n <= 4 && strspn(buf, "\r\n") >= n)
+		return;
+	err = sip_frame(buf, n, false, ua->conf.max_message, &mlen, &hlen);
+	if (err) {
+		sip_tsx_recv_bad(ua, src, buf, n, 400);
+		return;
+	}
+	deliver(ua, src, buf, mlen);
 }
 
 /* ---- connections --------------------------------------------------- */

@@ -427,6 +427,7 @@ static void tsx_destroy(void *data)
 
 	gw_mem_deref(tsx->conn);
 	gw_mem_deref(tsx->totag);
+	gw_mem_deref(tsx->owned);
 }
 
 static struct sip_tsx *tsx_new(struct sip_ua *ua, osip_fsm_type_t type,

@@ -17,10 +17,14 @@
  * One line per event on stdout, for the tests.
  *
  *   siptu -l udp:127.0.0.1:5070 [-l tcp:...] [-r 486] [-d ms] [-R]
- *         [-E] [-P] [-c sip:uas@127.0.0.1:5080 [-n calls] [-H hold_ms]]
+ *         [-E] [-P] [-A user:password [-M]] [-C user:password]
+ *         [-c sip:uas@127.0.0.1:5080 [-n calls] [-H hold_ms]]
  *
  * -R rings (180) first, -E sends 183 with the SDP first (early media),
- * -P does 100rel (RFC 3262), -d delays the answer.
+ * -P does 100rel (RFC 3262), -d delays the answer, -A requires digest
+ * authentication (realm "siptu") with that one user (-M: challenge with
+ * MD5 alone, as SIPp 3.6 answers only a first challenge in MD5), -C
+ * answers 401/407 with those credentials.
  */
 
 static unsigned reject_status;
@@ -31,6 +35,8 @@ static struct sip_conf conf;
 static struct sip_ua *ua;
 static const char *call_uri;
 static unsigned calls_left, hold_ms = 500, calls_done, calls_failed;
+static char auth_user[64], auth_pass[64];	/* -A */
+static bool auth_md5;				/* -M */
 
 static const struct sip_sdp_codec codecs[] = {
 	{ "PCMA", 8000, 1, 8, NULL },
@@ -235,6 +241,31 @@ static void next_call(void)
 	gw_tmr_start(&call_tmr, 10, next_call_tmr, NULL);
 }
 
+static int auth_lookup(struct sip_auth_secret *sec, const char *user,
+		       const char *realm, enum sip_auth_alg alg, void *arg)
+{
+	(void)realm;
+	(void)alg;
+	(void)arg;
+	if (strcmp(user, auth_user))
+		return ENOENT;
+	sec->password = auth_pass;
+	return 0;
+}
+
+/* "user:password" into user and pass. */
+static int split_cred(const char *arg, char *user, char *pass, size_t size)
+{
+	const char *colon = strchr(arg, ':');
+
+	if (!colon || (size_t)(colon - arg) >= size ||
+	    strlen(colon + 1) >= size)
+		return EINVAL;
+	snprintf(user, size, "%.*s", (int)(colon - arg), arg);
+	snprintf(pass, size, "%s", colon + 1);
+	return 0;
+}
+
 static void on_signal(int sig, void *arg)
 {
 	(void)sig;
@@ -268,10 +299,11 @@ static int add_listener(const char *spec)
 int main(int argc, char **argv)
 {
 	const char *lspecs[8];
+	static char cuser[64], cpass[64];
 	unsigned nl = 0, i;
 	int opt, err;
 
-	while ((opt = getopt(argc, argv, "l:r:d:REPc:n:H:v")) != -1) {
+	while ((opt = getopt(argc, argv, "l:r:d:REPA:MC:c:n:H:v")) != -1) {
 		switch (opt) {
 		case 'l':
 			if (nl < GW_ARRAY_SIZE(lspecs))
@@ -282,6 +314,18 @@ int main(int argc, char **argv)
 		case 'R': ring = true; break;
 		case 'E': early_media = true; break;
 		case 'P': conf.prack = true; break;
+		case 'A':
+			if (split_cred(optarg, auth_user, auth_pass,
+				       sizeof(auth_user)))
+				return 2;
+			break;
+		case 'M': auth_md5 = true; break;
+		case 'C':
+			if (split_cred(optarg, cuser, cpass, sizeof(cuser)))
+				return 2;
+			conf.auth_user = cuser;
+			conf.auth_password = cpass;
+			break;
 		case 'c': call_uri = optarg; break;
 		case 'n': calls_left = (unsigned)atoi(optarg); break;
 		case 'H': hold_ms = (unsigned)atoi(optarg); break;
@@ -297,6 +341,15 @@ int main(int argc, char **argv)
 	err = sip_ua_alloc(&ua, &conf, incoming, NULL);
 	for (i = 0; !err && i < nl; i++)
 		err = add_listener(lspecs[i]);
+	if (!err && auth_user[0]) {
+		struct sip_auth_conf ac = { .realm = "siptu",
+					    .lookuph = auth_lookup };
+
+		if (auth_md5)
+			ac.algs = SIP_AUTH_ALG_BIT(SIP_AUTH_MD5);
+
+		err = sip_ua_set_auth(ua, &ac);
+	}
 	if (err) {
 		fprintf(stderr, "siptu: %s\n", strerror(err));
 		return 1;

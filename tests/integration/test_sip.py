@@ -1,6 +1,7 @@
 """tests/integration/test_sip.py - sip/ against a real peer: SIPp
 (sip-tester) calls the test TU (siptu) over UDP and TCP, and siptu calls
-SIPp; CANCEL, 486, re-INVITE hold/resume, REFER with its NOTIFYs, PRACK."""
+SIPp; CANCEL, 486, re-INVITE hold/resume, REFER with its NOTIFYs, PRACK;
+digest authentication both ways (a 401 challenge)."""
 
 import os
 import shutil
@@ -153,6 +154,79 @@ def prack_reliable_183():
              "-p", str(free_port()), "-m", "2", "-i", "127.0.0.1")
     sipp_ok(r, "PRACK")
     closed_clean(t)
+
+
+def auth_sipp(port, scen, user, password, transport="u1"):
+    return sipp("-sf", os.path.join(SCEN, scen), f"127.0.0.1:{port}",
+                "-t", transport, "-p", str(free_port()), "-m", "2",
+                "-i", "127.0.0.1", "-au", user, "-ap", password)
+
+
+@tap.test
+def sipp_uac_401_challenge():
+    """SIPp answers one 401 (MD5: SIPp 3.6 knows no SHA-256) and calls."""
+    t, port = tu("-A", "alice:secret", "-M")
+    for tp in ("u1", "t1"):
+        r = auth_sipp(port, "uac_auth.xml", "alice", "secret", tp)
+        sipp_ok(r, f"401 then 200 over {tp}")
+    check(len([l for l in t.lines("event") if " answered " in l]) == 4,
+          "not 4 answered", *t.out)
+    closed_clean(t)
+
+
+@tap.test
+def sipp_uac_wrong_password_and_unknown_user_alike():
+    """A wrong password and an unknown user: the same 403, no call."""
+    t, port = tu("-A", "alice:secret", "-M")
+    r = auth_sipp(port, "uac_auth_fail.xml", "alice", "wrong")
+    sipp_ok(r, "wrong password gets 403")
+    r = auth_sipp(port, "uac_auth_fail.xml", "mallory", "secret")
+    sipp_ok(r, "unknown user gets 403")
+    check(not t.lines("incoming"), "a call got through", *t.out)
+    closed_clean(t)
+
+
+def siptu_uac_auth(cred):
+    import subprocess
+    import tempfile
+    import time
+    port = free_port()
+    uas = subprocess.Popen(["sipp", "-sf", os.path.join(SCEN, "uas_auth.xml"),
+                            "-i", "127.0.0.1", "-p", str(port), "-m", "1",
+                            "-nostdin", "-timeout", "10s", "-timeout_error"],
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL,
+                           cwd=tempfile.gettempdir())
+    try:
+        t = Siptu("-l", f"udp:127.0.0.1:{free_port()}",
+                  "-c", f"sip:service@127.0.0.1:{port}", "-n", "1",
+                  "-H", "200", "-C", cred)
+        time.sleep(0.5)
+        t.start(wait=False)
+        rc = t.wait_exit(30)
+        return rc, t, uas.wait(30)
+    finally:
+        if uas.poll() is None:
+            uas.kill()
+            uas.wait()
+
+
+@tap.test
+def siptu_uac_answers_401_and_407():
+    """siptu answers SIPp's 401 to the INVITE and 407 to the BYE."""
+    rc, t, urc = siptu_uac_auth("alice:secret")
+    check(rc == 0 and "calls done=1 failed=0" in t.out,
+          f"siptu as UAC: exit {rc}", *t.out)
+    check(urc == 0, "SIPp uas: digest refused")
+    check("exit live=0" in t.out, "siptu leaked", *t.out)
+
+
+@tap.test
+def siptu_uac_wrong_password_403():
+    rc, t, urc = siptu_uac_auth("alice:bad")
+    check(rc == 1 and "calls done=0 failed=1" in t.out,
+          "a bad digest got through", *t.out)
+    check(any("status=403" in l for l in t.lines("event")), *t.out)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 /* tests/unit/test_sip_transport.c - framing, transports, calls between UAs */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -590,6 +591,84 @@ static void test_prack(void **state)
 	gw_mem_deref(ua_b);
 }
 
+/* ---- digest authentication (RFC 3261 s.22.2) ------------------------- */
+
+static int auth_lookup(struct sip_auth_secret *sec, const char *user,
+		       const char *realm, enum sip_auth_alg alg, void *arg)
+{
+	(void)realm;
+	(void)alg;
+	(void)arg;
+	if (strcmp(user, "alice"))
+		return ENOENT;
+	sec->password = "secret";
+	return 0;
+}
+
+/* A calls B, which requires digest auth, with user/pass; status is how
+ * A's call should end (0: answered, then A hangs up). */
+static void auth_call(const char *user, const char *pass, unsigned status,
+		      const char *acl)
+{
+	struct side a = {0}, b = {0};
+	struct sip_ua *ua_a = ua_new(PORT_A, NULL, NULL, NULL);
+	struct sip_ua *ua_b = ua_new(PORT_B, uas_incoming, &b, NULL);
+	struct sip_auth_conf ac = { .realm = "test", .lookuph = auth_lookup,
+				    .acl = &acl, .n_acl = acl ? 1 : 0 };
+	struct sip_call_params p = {0};
+	json_t *j;
+
+	assert_int_equal(sip_ua_set_auth(ua_b, &ac), 0);
+	p.uri = "sip:1000@127.0.0.1:25620";
+	snprintf(p.from.user, sizeof(p.from.user), "5551234");
+	p.sdp = sdp_a;
+	p.auth_user = user;
+	p.auth_password = pass;
+	assert_int_equal(sip_session_connect(&a.sess, ua_a, &p, side_event,
+					     &a), 0);
+	if (status) {
+		run_until(&a.closed, 1);
+		assert_int_equal(a.last_status, status);
+		assert_int_equal(b.answered, 0);
+		assert_null(b.sess);
+	} else {
+		run_until(&a.answered, 1);
+		run_until(&b.answered, 1);
+		assert_int_equal(sip_session_hangup(a.sess, 0, NULL), 0);
+		a.sess = NULL;
+		run_until(&b.closed, 1);
+	}
+	gw_loop_run_timeout(50);
+	j = sip_ua_json(ua_b);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(
+		j, "stats"), "auth_challenged")), acl ? 0 : 1);
+	json_decref(j);
+	no_leftovers(ua_a);
+	no_leftovers(ua_b);
+	gw_mem_deref(ua_a);
+	gw_mem_deref(ua_b);
+}
+
+static void test_auth(void **state)
+{
+	(void)state;
+	auth_call("alice", "secret", 0, NULL);		/* one 401, then 200 */
+	auth_call("alice", "wrong", 403, NULL);	/* the same 403 ... */
+	auth_call("mallory", "secret", 403, NULL);	/* ... for no such user */
+	auth_call(NULL, NULL, 401, NULL);		/* nothing to answer */
+	auth_call(NULL, NULL, 0, "127.0.0.0/8");	/* the ACL lets it in */
+	{
+		struct sip_ua *ua = ua_new(PORT_A, NULL, NULL, NULL);
+		const char *bad = "10.0.0.0/33";
+		struct sip_auth_conf ac = { .lookuph = auth_lookup,
+					    .acl = &bad, .n_acl = 1 };
+
+		assert_int_equal(sip_ua_set_auth(ua, &ac), EINVAL);
+		assert_int_equal(sip_ua_set_auth(ua, NULL), 0);
+		gw_mem_deref(ua);
+	}
+}
+
 static void test_names_refused(void **state)
 {
 	struct sip_ua *ua = ua_new(PORT_A, NULL, NULL, NULL);
@@ -623,6 +702,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_session_timer, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_prack, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_names_refused, setup,
 						teardown),
 	};
