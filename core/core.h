@@ -41,6 +41,9 @@ size_t gw_mem_live(void);		/* live blocks, all threads */
 void gw_mem_fail_after(long n);		/* tests: fail the n-th alloc from now;
 					 * negative: never */
 
+/* Create a directory and its missing parents (core/fs.c). */
+int  gw_mkdir_p(const char *path);
+
 /* ------------------------------------------------------------------ */
 /* Logging (core/log.c).                                              */
 /* ------------------------------------------------------------------ */

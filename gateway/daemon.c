@@ -366,26 +366,6 @@ bool gw_daemon_wait_child(struct gw_daemon *d, pid_t pid, uint64_t ms,
 
 /* ---- Start-up and shutdown ------------------------------------------ */
 
-static int mkdir_p(const char *path)
-{
-	char buf[4096], *p;
-
-	if (strlen(path) >= sizeof(buf))
-		return ENAMETOOLONG;
-	strcpy(buf, path);
-	for (p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) && errno != EEXIST)
-			return errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) && errno != EEXIST)
-		return errno;
-	return 0;
-}
-
 /*
  * Detach from the terminal.  The parent waits on a pipe until the child
  * has started every subsystem (or failed to), so that `junctiond` exits
@@ -552,7 +532,7 @@ int gw_daemon_main(int argc, char **argv, const struct gw_daemon_desc *desc)
 		return 0;
 	}
 
-	e = mkdir_p(gw_conf_general(d.conf)->rundir);
+	e = gw_mkdir_p(gw_conf_general(d.conf)->rundir);
 	if (e) {
 		fprintf(stderr, "%s: cannot create %s: %s\n", desc->prog,
 			gw_conf_general(d.conf)->rundir, strerror(e));

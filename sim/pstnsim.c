@@ -606,26 +606,6 @@ static void on_signal(int sig, void *arg)
 	}
 }
 
-static int mkdir_p(const char *path)
-{
-	char buf[4096], *s;
-
-	if (strlen(path) >= sizeof(buf))
-		return ENAMETOOLONG;
-	strcpy(buf, path);
-	for (s = buf + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(buf, 0755) && errno != EEXIST)
-			return errno;
-		*s = '/';
-	}
-	if (mkdir(buf, 0755) && errno != EEXIST)
-		return errno;
-	return 0;
-}
-
 /** pstnsim: load the config, start the spans, serve until a signal. */
 int main(int argc, char **argv)
 {
@@ -681,7 +661,7 @@ int main(int argc, char **argv)
 		gw_mem_deref(p.conf);
 		return 0;
 	}
-	e = mkdir_p(sim_conf_main(p.conf)->rundir);
+	e = gw_mkdir_p(sim_conf_main(p.conf)->rundir);
 	if (e) {
 		fprintf(stderr, "pstnsim: cannot create %s: %s\n",
 			sim_conf_main(p.conf)->rundir, strerror(e));
