@@ -1369,42 +1369,48 @@ int tdm_pri_setup(struct tdm_pri *pri, const struct tdm_pri_setup *setup,
 	return err;
 }
 
+/*
+ * The common tail of a response to an incoming call, r being libpri's
+ * answer (called inside lib_enter): the call has been responded to and,
+ * when ts is given, holds it.
+ */
+static int responded(struct tdm_pri *pri, struct tdm_pri_call *call,
+		     unsigned ts, int r)
+{
+	lib_leave(pri);
+	if (!r) {
+		call->responded = true;
+		if (ts)
+			call->ts = ts;
+	}
+	settle(pri);
+	return r ? EPROTO : 0;
+}
+
 /** Ask for more digits of an incoming call (overlap receiving). */
 int tdm_pri_setup_ack(struct tdm_pri *pri, struct tdm_pri_call *call,
 		      unsigned ts)
 {
-	int r, err = call_check(pri, call, ts);
+	int err = call_check(pri, call, ts);
 
 	if (err)
 		return err;
 	lib_enter(pri);
-	r = pri_setup_ack(pri->ctrl, call->qc, ts_chan(ts), 0, 0);
-	lib_leave(pri);
-	if (!r)
-		call->responded = true;
-	if (!r && ts)
-		call->ts = ts;
-	settle(pri);
-	return r ? EPROTO : 0;
+	return responded(pri, call, ts,
+			 pri_setup_ack(pri->ctrl, call->qc, ts_chan(ts), 0, 0));
 }
 
 /** Send CALL PROCEEDING on an incoming call; ts confirms or assigns. */
 int tdm_pri_proceeding(struct tdm_pri *pri, struct tdm_pri_call *call,
 		       unsigned ts, bool inband)
 {
-	int r, err = call_check(pri, call, ts);
+	int err = call_check(pri, call, ts);
 
 	if (err)
 		return err;
 	lib_enter(pri);
-	r = pri_proceeding(pri->ctrl, call->qc, ts_chan(ts), inband);
-	lib_leave(pri);
-	if (!r)
-		call->responded = true;
-	if (!r && ts)
-		call->ts = ts;
-	settle(pri);
-	return r ? EPROTO : 0;
+	return responded(pri, call, ts,
+			 pri_proceeding(pri->ctrl, call->qc, ts_chan(ts), inband));
 }
 
 /**
@@ -1415,59 +1421,41 @@ int tdm_pri_proceeding(struct tdm_pri *pri, struct tdm_pri_call *call,
 int tdm_pri_progress(struct tdm_pri *pri, struct tdm_pri_call *call,
 		     unsigned ts, bool inband)
 {
-	int r, err = call_check(pri, call, ts);
+	int err = call_check(pri, call, ts);
 
 	if (err)
 		return err;
 	if (!inband)
 		return EINVAL;
 	lib_enter(pri);
-	r = pri_progress(pri->ctrl, call->qc, ts_chan(ts), 1);
-	lib_leave(pri);
-	if (!r)
-		call->responded = true;
-	if (!r && ts)
-		call->ts = ts;
-	settle(pri);
-	return r ? EPROTO : 0;
+	return responded(pri, call, ts,
+			 pri_progress(pri->ctrl, call->qc, ts_chan(ts), 1));
 }
 
 /** Send ALERTING; inband adds progress indicator 8 (ringback in band). */
 int tdm_pri_alerting(struct tdm_pri *pri, struct tdm_pri_call *call,
 		     unsigned ts, bool inband)
 {
-	int r, err = call_check(pri, call, ts);
+	int err = call_check(pri, call, ts);
 
 	if (err)
 		return err;
 	lib_enter(pri);
-	r = pri_acknowledge(pri->ctrl, call->qc, ts_chan(ts), inband);
-	lib_leave(pri);
-	if (!r)
-		call->responded = true;
-	if (!r && ts)
-		call->ts = ts;
-	settle(pri);
-	return r ? EPROTO : 0;
+	return responded(pri, call, ts,
+			 pri_acknowledge(pri->ctrl, call->qc, ts_chan(ts), inband));
 }
 
 /** Answer an incoming call (CONNECT). */
 int tdm_pri_answer(struct tdm_pri *pri, struct tdm_pri_call *call,
 		   unsigned ts)
 {
-	int r, err = call_check(pri, call, ts);
+	int err = call_check(pri, call, ts);
 
 	if (err)
 		return err;
 	lib_enter(pri);
-	r = pri_answer(pri->ctrl, call->qc, ts_chan(ts), 0);
-	lib_leave(pri);
-	if (!r)
-		call->responded = true;
-	if (!r && ts)
-		call->ts = ts;
-	settle(pri);
-	return r ? EPROTO : 0;
+	return responded(pri, call, ts,
+			 pri_answer(pri->ctrl, call->qc, ts_chan(ts), 0));
 }
 
 /** Send overlap digits (0-9, *, #), one INFORMATION message each. */
