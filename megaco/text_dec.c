@@ -1298,6 +1298,15 @@ int mg_text_decode(struct mg_msg **msgp, const void *buf, size_t len,
 	if (!err)
 		err = &dummy;
 	memset(err, 0, sizeof(*err));
+	/* Annex B's octets are printable text and white space: a NUL can
+	 * only be damage, and would cut short the SDP kept verbatim. */
+	if (len && memchr(buf, '\0', len)) {
+		err->code = 400;
+		snprintf(err->text, sizeof(err->text), "NUL octet at offset %zu",
+			 (size_t)((const char *)memchr(buf, '\0', len) -
+				  (const char *)buf));
+		return EBADMSG;
+	}
 	pthread_once(&safe_once, safe_init);
 	memset(&d, 0, sizeof(d));
 	d.buf = d.p = buf ? buf : "";
