@@ -232,7 +232,8 @@ static int cd_pcma_enc(struct media_codec *c, const int16_t *pcm, size_t n,
 	size_t i;
 
 	(void)c;
-	(void)outlen;
+	if (n > outlen)
+		return -ENOBUFS;
 	for (i = 0; i < n; i++)
 		out[i] = media_lin_to_alaw(pcm[i]);
 	return (int)n;
@@ -257,7 +258,8 @@ static int cd_pcmu_enc(struct media_codec *c, const int16_t *pcm, size_t n,
 	size_t i;
 
 	(void)c;
-	(void)outlen;
+	if (n > outlen)
+		return -ENOBUFS;
 	for (i = 0; i < n; i++)
 		out[i] = media_lin_to_ulaw(pcm[i]);
 	return (int)n;
