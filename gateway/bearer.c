@@ -41,12 +41,27 @@ struct bearer {
 };
 
 static struct {
+	struct gw_loop *main;
 	struct media_workers *workers;
 	struct bearer **v;
 	size_t n;
 } br;
 
 /* ---- on the span's worker ------------------------------------------- */
+
+struct state_ev {
+	unsigned id;
+	bool up;
+};
+
+/* On the main loop: the MG model hears of it. */
+static void state_main(void *arg)
+{
+	struct state_ev *e = arg;
+
+	gw_mgw_span_state(e->id, e->up);
+	free(e);
+}
 
 static void span_state(struct tdm_span *span, enum tdm_span_state state,
 		       unsigned alarms, void *arg)
@@ -55,7 +70,16 @@ static void span_state(struct tdm_span *span, enum tdm_span_state state,
 	char *list = json_dumps(tdm_alarms_json(alarms), JSON_COMPACT);
 
 	(void)span;
-	atomic_store(&b->up, state == TDM_SPAN_UP);
+	struct state_ev *e;
+
+	if (atomic_exchange(&b->up, state == TDM_SPAN_UP) !=
+	    (state == TDM_SPAN_UP) && br.main &&
+	    (e = malloc(sizeof(*e)))) {
+		e->id = b->id;
+		e->up = state == TDM_SPAN_UP;
+		if (gw_loop_post(br.main, state_main, e))
+			free(e);
+	}
 	GW_INFO("span %u bearer: %s, alarms %s", b->id,
 		tdm_span_state_name(state), list ? list : "?");
 	free(list);
@@ -508,6 +532,7 @@ static int bearer_start(struct gw_daemon *d, const struct gw_conf *conf)
 	int err = 0;
 
 	memset(&br, 0, sizeof(br));
+	br.main = gw_loop_self();
 	while (gw_conf_span(conf, n, NULL))
 		n++;
 	err = media_workers_alloc(&br.workers,
@@ -577,6 +602,31 @@ static void bearer_status(struct gw_daemon *d, json_t *o)
 	json_object_set_new(o, "spans", json_integer((json_int_t)br.n));
 	json_object_set_new(o, "spans_up", json_integer((json_int_t)up));
 	json_object_set_new(o, "workers", workers_json());
+}
+
+struct media_workers *gw_bearer_workers(void)
+{
+	return br.workers;
+}
+
+/** The idx-th span (config order): its number, worker and span (which
+ * only that worker may touch).  False past the end. */
+bool gw_bearer_span(size_t idx, unsigned *idp, struct media_worker **wkp,
+		    struct tdm_span **spanp)
+{
+	if (idx >= br.n)
+		return false;
+	*idp = br.v[idx]->id;
+	*wkp = br.v[idx]->wk;
+	*spanp = br.v[idx]->span;
+	return true;
+}
+
+bool gw_bearer_span_up(unsigned id)
+{
+	const struct bearer *b = bearer_find(id);
+
+	return b && atomic_load(&b->up);
 }
 
 const struct gw_subsys gw_bearer_subsys = {

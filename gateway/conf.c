@@ -62,6 +62,55 @@ static const struct gw_conf_key junctiond_keys[] = {
 	{NULL},
 };
 
+#define MG_MGC_LIST	4
+static const char *const mg_encodings[] = {"pretty", "compact", NULL};
+static const char *const mg_transports[] = {"udp", "tcp", NULL};
+
+/** "ip:port, [v6]:port" into ip[] and port[]: how many, or -1. */
+int gw_conf_addr_list(const char *s, char ip[][64], uint16_t *port, int max)
+{
+	int n = 0;
+
+	while (s && *s) {
+		const char *e = strchr(s, ','), *colon;
+		char one[80];
+		size_t len;
+		char *end;
+		unsigned long p;
+
+		len = e ? (size_t)(e - s) : strlen(s);
+		while (len && (*s == ' ' || *s == '\t'))
+			s++, len--;
+		while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+			len--;
+		if (!len || len >= sizeof(one) || n == max)
+			return -1;
+		memcpy(one, s, len);
+		one[len] = '\0';
+		colon = strrchr(one, ':');
+		if (!colon || colon == one)
+			return -1;
+		p = strtoul(colon + 1, &end, 10);
+		if (*end || !p || p > 65535)
+			return -1;
+		len = (size_t)(colon - one);
+		if (one[0] == '[') {
+			if (len < 3 || one[len - 1] != ']')
+				return -1;
+			memcpy(ip[n], one + 1, len - 2);
+			ip[n][len - 2] = '\0';
+		} else {
+			memcpy(ip[n], one, len);
+			ip[n][len] = '\0';
+			if (strchr(ip[n], ':'))
+				return -1;
+		}
+		port[n++] = (uint16_t)p;
+		s = e ? e + 1 : NULL;
+	}
+	return n;
+}
+
 static int check_mg(void *data, const char *label, char *err, size_t errlen)
 {
 	struct gw_mg_conf *mg = data;
@@ -70,6 +119,18 @@ static int check_mg(void *data, const char *label, char *err, size_t errlen)
 	if (mg->program[0] && mg->program[0] != '/') {
 		snprintf(err, errlen, "program '%s' must be an absolute path",
 			 mg->program);
+		return EINVAL;
+	}
+	if (mg->rtp_port_max <= mg->rtp_port_min) {
+		snprintf(err, errlen, "rtp_port_max (%lld) is not above "
+			 "rtp_port_min (%lld)", mg->rtp_port_max,
+			 mg->rtp_port_min);
+		return EINVAL;
+	}
+	if (strcmp(mg->tones, "itu") && strcmp(mg->tones, "us") &&
+	    strcmp(mg->tones, "uk")) {
+		snprintf(err, errlen, "tones '%s' is not one of itu, us, uk",
+			 mg->tones);
 		return EINVAL;
 	}
 	if (mg->restart_max_ms < mg->restart_min_ms) {
@@ -112,6 +173,93 @@ static const struct gw_conf_key mg_keys[] = {
 	 "0", 0, 64, NULL, 0,
 	 "media worker threads in junction-mg, each with its own loop and "
 	 "its own spans and channels; 0: one per online core"},
+	{"address", GW_CONF_STR, offsetof(struct gw_mg_conf, address),
+	 "127.0.0.1", 1, 63, NULL, 0,
+	 "IP literal junction-mg's H.248 endpoints and RTP use"},
+	{"megaco_port", GW_CONF_INT, offsetof(struct gw_mg_conf, megaco_port),
+	 "2945", 1, 65535, NULL, 0,
+	 "H.248 port of the local virtual MG (the spans junctiond "
+	 "controls)"},
+	{"mgc_port", GW_CONF_INT, offsetof(struct gw_mg_conf, mgc_port),
+	 "2947", 1, 65535, NULL, 0,
+	 "H.248 port junctiond listens on as the local MG's controller"},
+	{"version", GW_CONF_INT, offsetof(struct gw_mg_conf, version),
+	 "3", 1, 3, NULL, 0,
+	 "the H.248 version offered at registration (negotiated down)"},
+	{"encoding", GW_CONF_ENUM, offsetof(struct gw_mg_conf, encoding),
+	 "compact", 0, 0, mg_encodings, 0,
+	 "H.248 text written: pretty (long tokens, one per line) or "
+	 "compact"},
+	{"transport", GW_CONF_ENUM, offsetof(struct gw_mg_conf, transport),
+	 "udp", 0, 0, mg_transports, 0, "H.248 over udp, or tcp (TPKT)"},
+	{"max_wait_ms", GW_CONF_INT, offsetof(struct gw_mg_conf, max_wait_ms),
+	 "100", 0, 600000, NULL, 0,
+	 "longest random wait before registering (H.248.1 9.2)"},
+	{"graceful_s", GW_CONF_INT, offsetof(struct gw_mg_conf, graceful_s),
+	 "0", 0, 3600, NULL, 0,
+	 "at shutdown: a Graceful ServiceChange with this delay; 0: "
+	 "Forced"},
+	{"request_timeout_ms", GW_CONF_INT,
+	 offsetof(struct gw_mg_conf, request_timeout_ms),
+	 "30000", 1000, 600000, NULL, 0,
+	 "T-MAX: a request unanswered this long (retransmitted meanwhile) "
+	 "means the MGC has failed: the next one is tried (H.248.1 D.1.5, "
+	 "11.5)"},
+	{"rtp_address", GW_CONF_STR, offsetof(struct gw_mg_conf, rtp_address),
+	 "", 0, 63, NULL, 0, "IP literal for RTP; empty: address"},
+	{"rtp_port_min", GW_CONF_INT,
+	 offsetof(struct gw_mg_conf, rtp_port_min),
+	 "16384", 1024, 65534, NULL, 0, "RTP ports: even RTP, odd RTCP"},
+	{"rtp_port_max", GW_CONF_INT,
+	 offsetof(struct gw_mg_conf, rtp_port_max),
+	 "32767", 1025, 65535, NULL, 0, "last RTP/RTCP port"},
+	{"tones", GW_CONF_STR, offsetof(struct gw_mg_conf, tones),
+	 "itu", 1, 8, NULL, 0,
+	 "call-progress tones played: itu (E.180), us or uk"},
+	{"ec_tail_ms", GW_CONF_INT, offsetof(struct gw_mg_conf, ec_tail_ms),
+	 "64", 32, 128, NULL, 0, "echo canceller tail"},
+	{"rtp_timeout_ms", GW_CONF_INT,
+	 offsetof(struct gw_mg_conf, rtp_timeout_ms),
+	 "0", 0, 3600000, NULL, 0,
+	 "no RTP for this long while sendrecv: nt/netfail; 0: off"},
+	{NULL},
+};
+
+static int check_mgc(void *data, const char *label, char *err,
+		     size_t errlen)
+{
+	struct gw_mgc_conf *c = data;
+	char ip[MG_MGC_LIST][64];
+	uint16_t port[MG_MGC_LIST];
+
+	(void)label;
+	if (gw_conf_addr_list(c->address, ip, port, MG_MGC_LIST) < 1) {
+		snprintf(err, errlen, "address '%s': expected 'ip:port' or a "
+			 "list of up to %d, IP literals ([v6]:port)",
+			 c->address, MG_MGC_LIST);
+		return EINVAL;
+	}
+	return 0;
+}
+
+static const struct gw_conf_key mgc_keys[] = {
+	{"address", GW_CONF_STR, offsetof(struct gw_mgc_conf, address),
+	 "", 0, 400, NULL, GW_CONF_REQUIRED,
+	 "the softswitch's H.248 address, 'ip:port'; a comma-separated "
+	 "list is tried in order (failover)"},
+	{"mg_port", GW_CONF_INT, offsetof(struct gw_mgc_conf, mg_port),
+	 "2946", 1, 65535, NULL, GW_CONF_REQUIRED,
+	 "the H.248 port of this virtual MG (on [mg] address)"},
+	{"request_timeout_ms", GW_CONF_INT,
+	 offsetof(struct gw_mgc_conf, request_timeout_ms),
+	 "30000", 1000, 600000, NULL, 0,
+	 "T-MAX toward this softswitch (see [mg])"},
+	{"version", GW_CONF_INT, offsetof(struct gw_mgc_conf, version),
+	 "3", 1, 3, NULL, 0, "the H.248 version offered at registration"},
+	{"encoding", GW_CONF_ENUM, offsetof(struct gw_mgc_conf, encoding),
+	 "pretty", 0, 0, mg_encodings, 0, "pretty or compact"},
+	{"transport", GW_CONF_ENUM, offsetof(struct gw_mgc_conf, transport),
+	 "udp", 0, 0, mg_transports, 0, "udp, or tcp (TPKT)"},
 	{NULL},
 };
 
@@ -147,6 +295,12 @@ static int check_span(void *data, const char *label, char *err,
 	if ((e1 && sw_t1) || (!e1 && sw_e1)) {
 		snprintf(err, errlen, "switchtype %s is not for %s spans",
 			 span_switches[sp->switchtype], e1 ? "E1" : "T1");
+		return EINVAL;
+	}
+	if (strcmp(sp->control, "local") &&
+	    (strncmp(sp->control, "mgc:", 4) || !sp->control[4])) {
+		snprintf(err, errlen, "control '%s' is not local or "
+			 "mgc:NAME", sp->control);
 		return EINVAL;
 	}
 	if (*sp->framing && !(e1 ? one_of(sp->framing, "ccs", "cas") :
@@ -218,6 +372,10 @@ static const struct gw_conf_key span_keys[] = {
 	 "0", 0, 255, NULL, 0, "dahdi: the DAHDI span number"},
 	{"dahdi_base", GW_CONF_INT, offsetof(struct gw_span_conf, dahdi_base),
 	 "0", 0, 8192, NULL, 0, "dahdi: channel number of timeslot 1"},
+	{"control", GW_CONF_STR, offsetof(struct gw_span_conf, control),
+	 "local", 1, 40, NULL, 0,
+	 "who controls its bearer channels over H.248: local (junctiond) "
+	 "or mgc:NAME (an [mgc NAME] softswitch)"},
 	{NULL},
 };
 
@@ -593,6 +751,8 @@ const struct gw_conf_section gw_conf_schema[] = {
 	 "the media gateway, junction-mg", check_mg},
 	{"span", true, sizeof(struct gw_span_conf), span_keys,
 	 "an E1/T1 trunk: [span 1], [span 2], ...", check_span},
+	{"mgc", true, sizeof(struct gw_mgc_conf), mgc_keys,
+	 "an external softswitch (H.248 MGC): [mgc NAME]", check_mgc},
 	{"route", true, sizeof(struct gw_route_conf), route_keys,
 	 "a dial plan rule: [route NAME]", check_route},
 	{"group", true, sizeof(struct gw_group_conf), group_keys,
@@ -608,7 +768,35 @@ const struct gw_conf_section gw_conf_schema[] = {
 int gw_conf_read(struct gw_conf **confp, const char *path, char *err,
 		 size_t errlen)
 {
-	return gw_conf_load(confp, path, gw_conf_schema, err, errlen);
+	const struct gw_span_conf *sp;
+	const char *label;
+	char where[300];
+	size_t i;
+	int rc;
+
+	rc = gw_conf_load(confp, path, gw_conf_schema, err, errlen);
+	if (rc)
+		return rc;
+	/* across sections: a span's controller must exist */
+	for (i = 0; (sp = gw_conf_nth(*confp, "span", i, &label)); i++) {
+		if (strncmp(sp->control, "mgc:", 4) ||
+		    gw_conf_get(*confp, "mgc", sp->control + 4))
+			continue;
+		snprintf(err, errlen, "%s: control %s: no [mgc %s] section",
+			 gw_conf_where(*confp, "span", label, "control", where,
+				       sizeof(where)) ?: path,
+			 sp->control, sp->control + 4);
+		*confp = gw_mem_deref(*confp);
+		return EINVAL;
+	}
+	return 0;
+}
+
+/** The idx-th [mgc NAME]. */
+const struct gw_mgc_conf *gw_conf_mgc(const struct gw_conf *conf, size_t idx,
+				      const char **namep)
+{
+	return gw_conf_nth(conf, "mgc", idx, namep);
 }
 
 /** [general] */

@@ -32,6 +32,34 @@ struct gw_mg_conf {
 	long long start_timeout_ms;	/* not answering by then: restart */
 	long long stable_ms;	/* up this long: the back-off resets */
 	long long workers;	/* media worker threads; 0 = one per core */
+	/* H.248 between junctiond and the local virtual MG */
+	char *address;		/* IP literal of junction-mg's H.248 and RTP */
+	long long megaco_port;	/* the local virtual MG */
+	long long mgc_port;	/* junctiond as its MGC */
+	int version;		/* 1..3: offered at registration */
+	int encoding;		/* 0 pretty, 1 compact */
+	int transport;		/* 0 udp, 1 tcp */
+	long long max_wait_ms;	/* random wait before registering */
+	long long graceful_s;	/* Graceful delay at shutdown; 0: Forced */
+	long long request_timeout_ms;	/* T-MAX: an MGC silent this long
+					 * has failed (H.248.1 D.1.5) */
+	/* media */
+	char *rtp_address;	/* "" = address */
+	long long rtp_port_min, rtp_port_max;
+	char *tones;		/* call-progress tones: itu, us, uk */
+	long long ec_tail_ms;
+	long long rtp_timeout_ms;
+};
+
+/* [mgc NAME]: an external softswitch controlling the spans that name it
+ * (control = mgc:NAME) through a virtual MG of their own. */
+struct gw_mgc_conf {
+	char *address;		/* "ip:port[, ip:port ...]": primary first */
+	long long mg_port;	/* the virtual MG's own H.248 port */
+	long long request_timeout_ms;
+	int version;		/* 1..3 */
+	int encoding;
+	int transport;
 };
 
 /* [span N]: one E1/T1 trunk; both daemons read it (junctiond its
@@ -55,6 +83,7 @@ struct gw_span_conf {
 	char *dahdi_dir;
 	long long dahdi_span;
 	long long dahdi_base;
+	char *control;		/* "local" or "mgc:NAME" */
 };
 
 extern const struct gw_conf_section gw_conf_schema[];
@@ -68,6 +97,12 @@ const struct gw_mg_conf *gw_conf_mg(const struct gw_conf *conf);
 /* The idx-th [span N] (idx from 0), its id in *idp; NULL past the end. */
 const struct gw_span_conf *gw_conf_span(const struct gw_conf *conf,
 					size_t idx, unsigned *idp);
+/* The idx-th [mgc NAME], its name in *namep; NULL past the end. */
+const struct gw_mgc_conf *gw_conf_mgc(const struct gw_conf *conf, size_t idx,
+				      const char **namep);
+/* "ip:port, ip:port" into up to max addresses: count, or -1. */
+int  gw_conf_addr_list(const char *s, char ip[][64], uint16_t *port,
+		       int max);
 /* A span's hw/ config from its section (paths borrowed from the caller,
  * already resolved). */
 struct tdm_span_conf;
@@ -131,5 +166,18 @@ bool gw_trunk_dchan_up(unsigned span);
 /* ---- junction-mg: the bearer of each span (gateway/bearer.c) -------- */
 
 extern const struct gw_subsys gw_bearer_subsys;
+struct media_workers;
+struct media_worker;
+struct tdm_span;
+struct media_workers *gw_bearer_workers(void);
+bool gw_bearer_span(size_t idx, unsigned *idp, struct media_worker **wkp,
+		    struct tdm_span **spanp);
+bool gw_bearer_span_up(unsigned id);
+
+/* ---- junction-mg: the H.248 MG (gateway/mgw.c) ----------------------- */
+
+extern const struct gw_subsys gw_mgw_subsys;
+/* Main thread: a span's bearer went up or down. */
+void gw_mgw_span_state(unsigned id, bool up);
 
 #endif

@@ -10,6 +10,7 @@ static const char *socket_path(const struct gw_conf *conf)
 static const struct gw_subsys *const subsystems[] = {
 	&gw_ctl_subsys,
 	&gw_bearer_subsys,
+	&gw_mgw_subsys,
 };
 
 static const struct gw_daemon_desc desc = {

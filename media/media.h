@@ -169,6 +169,9 @@ struct media_quality_in {
 double media_quality_r(const struct media_quality_in *in);
 double media_quality_mos(double r);
 
+/* Libraries' global set-up (ortp, libsrtp): once, at start-up. */
+int  media_init(void);
+
 /* ---- RTP streams (media/stream.c): ortp, SRTP on libsrtp2 ------------ */
 
 /*
@@ -203,8 +206,35 @@ struct media_srtp_key {
 	uint8_t key[MEDIA_SRTP_KEY_LEN];
 };
 
+/* A bound RTP port pair, for a stream created later, maybe on another
+ * thread: the port is known (and can go into an SDP or an H.248 reply)
+ * before the stream exists. */
+struct media_rtp_socks {
+	int fd, rtcp_fd;		/* rtcp_fd -1 with rtcp-mux */
+	uint16_t port;
+};
+
+/* Any thread: bind RTP on an even port of [port_min, port_max] and RTCP
+ * on port+1 (or only RTP with rtcp_mux), IPv4 or IPv6 literal ip;
+ * successive calls rotate through the range (start after the last port
+ * handed out, not always at port_min) so a port just released is not
+ * reused at once. */
+int  media_rtp_socks_bind(struct media_rtp_socks *s, const char *ip,
+			  uint16_t port_min, uint16_t port_max,
+			  bool rtcp_mux);
+/* Closes, sets fds to -1; safe twice (and on a zeroed struct). */
+void media_rtp_socks_close(struct media_rtp_socks *s);
+
 struct media_stream_conf {
-	const char *local_ip;		/* IP literal, v4 or v6 */
+	const char *local_ip;		/* IP literal, v4 or v6; may be NULL
+					 * with socks */
+	struct media_rtp_socks *socks;	/* pre-bound sockets
+					 * (media_rtp_socks_bind): the stream
+					 * takes them over (sets them to -1 in
+					 * *socks), always, even when
+					 * media_stream_alloc fails: it closes
+					 * them then.  NULL: bind from the
+					 * port range */
 	uint16_t port_min, port_max;	/* RTP on an even port, RTCP on the
 					 * odd one above it */
 	bool rtcp_mux;			/* RFC 5761: RTCP on the RTP port */
@@ -216,7 +246,9 @@ struct media_stream_conf {
 	unsigned ptime;			/* ms per packet from the peer until
 					 * learned from its packets; 0: 20 */
 	uint8_t te_pt;			/* telephone-event PT; 0: none */
-	bool cn;			/* accept comfort noise, PT 13 */
+	bool cn;			/* comfort noise (RFC 3389), PT 13:
+					 * accepted, and sent by channels
+					 * during silence */
 	unsigned jb_nominal_ms;		/* jitter buffer; 0: 60 */
 	unsigned jb_max_ms;		/* adaptive ceiling; 0: 200 */
 	bool jb_adaptive;
@@ -304,6 +336,12 @@ int  media_stream_rx(struct media_stream *s, uint8_t *buf, size_t size,
  * next packet carries the marker.  NULL with 0: nothing this tick. */
 int  media_stream_tx(struct media_stream *s, const uint8_t *payload,
 		     size_t len, unsigned samples);
+/* Instead of media_stream_tx in a silent tick: an RFC 3389 comfort
+ * noise packet, noise level level_dbov (0..127, -dBov), stamped now; the
+ * timestamp advances by samples and the next audio packet carries the
+ * marker.  ENOTSUP without conf.cn. */
+int  media_stream_tx_cn(struct media_stream *s, uint8_t level_dbov,
+			unsigned samples);
 /* Every tick while digit ("0-9*#A-D") sounds, before media_stream_tx;
  * end on its last tick.  The end packet goes three times, one per tick. */
 int  media_stream_send_event(struct media_stream *s, char digit, bool end);
@@ -326,10 +364,14 @@ int  media_srtp_key_decode(struct media_srtp_key *k,
  * A channel joins a bearer channel's 20 ms frames and an RTP stream:
  * TDM audio is echo-cancelled, watched for DTMF (sent on as RFC 4733
  * events, the in-band digit muted toward IP so that it is never doubled)
- * and encoded; RTP audio is decoded or concealed, RFC 4733 digits are
- * played in-band, and a call-progress tone may replace it.  PCMA on an
- * A-law span (PCMU on mu-law) without echo cancellation or detection is
- * a byte copy both ways.
+ * and for fax and modem tones, and encoded, or replaced by comfort noise
+ * packets while silent (RFC 3389, when the stream has cn); RTP audio is
+ * decoded or concealed, comfort noise played at its level, RFC 4733
+ * digits are played in-band, and a call-progress tone may replace it.
+ * PCMA on an A-law span (PCMU on mu-law) without echo cancellation or
+ * detection is a byte copy both ways.  A channel without a stream (TDM
+ * only, while a call is set up) plays tones and digits to the line and
+ * detects what comes from it; nothing goes toward IP.
  */
 
 enum media_law { MEDIA_LAW_ALAW, MEDIA_LAW_ULAW };
@@ -340,6 +382,12 @@ struct media_chan_conf {
 	const char *fmtp;
 	unsigned ptime;			/* ms we send: 10..60, codec's frames */
 	bool te;			/* RFC 4733 toward IP (stream te_pt) */
+	bool detect_dtmf;		/* report in-band digits from the line
+					 * (MEDIA_CHAN_DIGIT_TDM) without te
+					 * too; they pass as audio then */
+	bool detect_fax;		/* MEDIA_CHAN_FAX_TONE, digit: the enum
+					 * media_tonedet_ev; ANS with phase
+					 * reversals disables the EC */
 	bool ec;
 	unsigned ec_tail_ms;		/* 32..128 */
 	unsigned tone_country;		/* media_tone_country_parse */
@@ -349,7 +397,8 @@ enum media_chan_ev {
 	MEDIA_CHAN_DIGIT_TDM,		/* detected in-band, from the line */
 	MEDIA_CHAN_DIGIT_RTP,		/* RFC 4733, from IP */
 	MEDIA_CHAN_RTP_TIMEOUT,
-	MEDIA_CHAN_FAX_TONE,		/* CNG / CED / ANS seen on the line */
+	MEDIA_CHAN_FAX_TONE,		/* CNG / CED / ANS seen on the line;
+					 * digit: enum media_tonedet_ev */
 };
 
 typedef void (media_chan_h)(struct media_chan *c, enum media_chan_ev ev,
@@ -360,16 +409,23 @@ struct media_chan_stats {
 	uint64_t ticks;
 	uint64_t digits_tdm, digits_rtp;
 	double erle_db;			/* NAN without echo cancellation */
-	double mos;			/* G.107 estimate from rtp loss/jitter */
+	double mos;			/* G.107 estimate from rtp loss/jitter;
+					 * NAN without a stream */
 };
 
 struct media_chan;
 
-/* The channel owns its stream and drives it from its tick. */
+/* The channel owns its stream and drives it from its tick; sc NULL: no
+ * stream (TDM only; the codec is not used).  sc->socks is taken over as
+ * by media_stream_alloc: always, even on failure. */
 int  media_chan_alloc(struct media_chan **cp, const struct media_chan_conf *c,
 		      const struct media_stream_conf *sc, media_chan_h *h,
 		      void *arg);
 struct media_stream *media_chan_stream(const struct media_chan *c);
+/* The stream's direction (no-op without one): the channel sends nothing
+ * toward IP unless SENDRECV/SENDONLY, and plays what arrives only with
+ * SENDRECV/RECVONLY (silence, tones and digits otherwise). */
+int  media_chan_set_dir(struct media_chan *c, enum media_dir dir);
 /* The 20 ms tick, shaped as a tdm_chan_frame_h: tdm_rx arrived from the
  * line, tdm_tx (160 bytes) takes what goes to it. */
 void media_chan_tick(struct media_chan *c, const uint8_t *tdm_rx,

@@ -44,6 +44,15 @@
  * a short batch means the socket was empty, and the tick reads it no
  * more (what arrives meanwhile waits for the next tick, microseconds
  * later, as it would have had it come a moment after the read).
+ *
+ * A separate RTCP socket carries a packet every few seconds (RFC 3550
+ * 6.2), so reading it every tick would be an empty system call nearly
+ * every time: it is read once in a fifth of the report interval (0.1 to
+ * 1 s), each stream at its own phase.  The kernel stamps each datagram's
+ * arrival (SO_TIMESTAMPNS) and the round trip is taken from that stamp
+ * (RFC 3550 6.4.1), so the late read costs no accuracy: ours from our
+ * LSR/DLSR arithmetic, the peer's from the DLSR of our reports, which
+ * ortp takes from the time it saw the peer's SR, reset to the stamp.
  */
 
 #define RTP_HDR		12
@@ -60,6 +69,8 @@
 #define TEV_IDLE_MS	500	/* an event with no update ends */
 #define TEV_VOLUME	10	/* -10 dBm0 */
 #define TEV_END_SENDS	3	/* RFC 4733 2.5.1.4 */
+#define RTCP_POLL_MIN	100	/* ms between reads of an RTCP socket */
+#define RTCP_POLL_MAX	1000
 #define PT_CN		13
 #define NTP_EPOCH	2208988800u
 
@@ -159,6 +170,13 @@ struct media_stream {
 	struct stash stash[STASH_MAX];
 	unsigned nstash;
 
+	/* RTCP socket reads (see the top of the file). */
+	bool rtcp_poll;			/* read it in this tick */
+	unsigned rtcp_wait;		/* ticks until the next read */
+	unsigned rtcp_period;		/* ticks between reads */
+	struct timespec rtcp_arrival;	/* of the datagram read; 0: now */
+	struct timespec sr_arrival;	/* of an SR ortp is reading; 0: none */
+
 	/* The rest of the last RTP batch (see the top of the file). */
 	bool rtp_drained;		/* the socket was empty this tick */
 	unsigned rq_head, rq_end;
@@ -179,7 +197,6 @@ struct media_stream {
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 static int lib_err;
-static atomic_uint port_cursor;
 
 static void ortp_log_h(const char *domain, BctbxLogLevel lev, const char *fmt,
 		       va_list ap)
@@ -197,8 +214,6 @@ static void ortp_log_h(const char *domain, BctbxLogLevel lev, const char *fmt,
 
 static void lib_init(void)
 {
-	unsigned r;
-
 	/* ortp_init only: ortp_scheduler_init would start a thread. */
 	ortp_init();
 	ortp_set_log_handler(ortp_log_h);
@@ -206,8 +221,14 @@ static void lib_init(void)
 	bctbx_set_log_level_mask("ortp", ORTP_ERROR | ORTP_FATAL);
 	if (srtp_init() != srtp_err_status_ok)
 		lib_err = EIO;
-	if (getrandom(&r, sizeof(r), 0) == sizeof(r))
-		atomic_store(&port_cursor, r);
+}
+
+/** Initialise ortp and libsrtp now (libsrtp on NSS takes a few hundred
+ * ms): at start-up, so that the first call does not stall its worker. */
+int media_init(void)
+{
+	pthread_once(&lib_once, lib_init);
+	return lib_err;
 }
 
 static uint32_t rand32(void)
@@ -327,51 +348,130 @@ static int sock_bind(const struct sockaddr_storage *local, socklen_t len,
 	return 0;
 }
 
-/* Bind RTP (even) and RTCP (the odd port above, unless mux) from the
- * range, starting at a moving cursor so that a port just released is not
- * handed out again at once (stale packets of the last call). */
-static int bind_pair(struct media_stream *s, const char *ip, uint16_t min,
-		     uint16_t max)
+/* The last port handed out (0: none yet), shared by every range: the
+ * next search starts after it when it lies in the range searched. */
+static _Atomic uint16_t port_last;
+
+/* Where a search of npairs pairs from first starts. */
+static unsigned pair_start(unsigned first, unsigned npairs)
+{
+	unsigned last = atomic_load(&port_last);
+
+	if (last >= first && last < first + 2u * npairs)
+		return ((last - first) / 2u + 1u) % npairs;
+	/* Nothing handed out in this range yet: anywhere in it, so that
+	 * a restarted gateway does not reuse its predecessor's ports. */
+	return rand32() % npairs;
+}
+
+/**
+ * Bind an RTP port pair on ip (an IPv4 or IPv6 literal) from
+ * [port_min, port_max]: RTP on an even port (RFC 3550 11), RTCP on the
+ * odd one above it, or RTP alone with rtcp_mux (RFC 5761).  Each
+ * search starts after the last port handed out, so that a port just
+ * released is not handed out again at once (stale packets of the last
+ * call would reach the next).  Ports in use by anyone are skipped, never
+ * shared.  EADDRINUSE when every pair is taken, EINVAL for a bad ip or
+ * range.  Thread-safe.  On failure *s holds no socket (fds -1).
+ */
+int media_rtp_socks_bind(struct media_rtp_socks *s, const char *ip,
+			 uint16_t port_min, uint16_t port_max, bool rtcp_mux)
 {
 	struct sockaddr_storage local;
 	socklen_t len;
 	unsigned first, npairs, start, i;
 	int err;
 
+	if (!s)
+		return EINVAL;
+	s->fd = s->rtcp_fd = -1;
+	s->port = 0;
 	err = addr_parse(ip, 0, &local, &len);
 	if (err)
 		return err;
-	s->family = local.ss_family;
-	first = (min + 1u) & ~1u;
-	if (!min || max < min || first > max || (!s->mux && first + 1u > max))
+	first = (port_min + 1u) & ~1u;
+	if (!port_min || port_max < port_min || first > port_max ||
+	    (!rtcp_mux && first + 1u > port_max))
 		return EINVAL;
-	npairs = (s->mux ? max - first : max - first - 1u) / 2u + 1u;
-	start = atomic_fetch_add(&port_cursor, 1);
+	npairs = (rtcp_mux ? port_max - first : port_max - first - 1u) / 2u +
+		1u;
+	start = pair_start(first, npairs);
 	for (i = 0; i < npairs; i++) {
-		unsigned n = (start + i) % npairs;
-		uint16_t port = (uint16_t)(first + 2u * n);
+		uint16_t port = (uint16_t)(first + 2u * ((start + i) % npairs));
 
 		err = sock_bind(&local, len, port, &s->fd);
 		if (err == EADDRINUSE || err == EACCES)
 			continue;
 		if (err)
 			return err;
-		if (s->mux) {
-			s->port = s->rtcp_port = port;
-			return 0;
+		if (!rtcp_mux) {
+			err = sock_bind(&local, len, (uint16_t)(port + 1),
+					&s->rtcp_fd);
+			if (err) {
+				close(s->fd);
+				s->fd = -1;
+				if (err == EADDRINUSE || err == EACCES)
+					continue;
+				return err;
+			}
 		}
-		err = sock_bind(&local, len, port + 1, &s->rtcp_fd);
-		if (!err) {
-			s->port = port;
-			s->rtcp_port = port + 1;
-			return 0;
-		}
-		close(s->fd);
-		s->fd = -1;
-		if (err != EADDRINUSE && err != EACCES)
-			return err;
+		s->port = port;
+		atomic_store(&port_last, port);
+		return 0;
 	}
 	return EADDRINUSE;
+}
+
+/**
+ * Close pre-bound sockets nobody took over; the fds become -1.  Safe
+ * twice, and on a zeroed struct (port 0: nothing was bound).
+ */
+void media_rtp_socks_close(struct media_rtp_socks *s)
+{
+	if (!s)
+		return;
+	if (s->port) {
+		if (s->fd >= 0)
+			close(s->fd);
+		if (s->rtcp_fd >= 0)
+			close(s->rtcp_fd);
+	}
+	s->fd = s->rtcp_fd = -1;
+	s->port = 0;
+}
+
+/* Take over pre-bound sockets: their family, their ports. */
+static int socks_take(struct media_stream *s, struct media_rtp_socks *k)
+{
+	struct sockaddr_storage a;
+	socklen_t len = sizeof(a);
+	int on = 1;
+
+	s->fd = k->fd;
+	s->rtcp_fd = k->rtcp_fd;
+	s->port = k->port;
+	k->fd = k->rtcp_fd = -1;
+	if (s->fd < 0 || !s->port)
+		return EINVAL;
+	if (getsockname(s->fd, (struct sockaddr *)&a, &len) < 0)
+		return errno;
+	s->family = a.ss_family;
+	if (s->mux) {
+		/* Bound as a pair but rtcp-mux after all: the odd port
+		 * goes back. */
+		if (s->rtcp_fd >= 0)
+			close(s->rtcp_fd);
+		s->rtcp_fd = -1;
+		s->rtcp_port = s->port;
+		return 0;
+	}
+	if (s->rtcp_fd < 0)
+		return EINVAL;		/* bound for mux: no RTCP socket */
+	s->rtcp_port = (uint16_t)(s->port + 1);
+	/* Read late (see the top of the file): the kernel's arrival time
+	 * for the round trip. */
+	setsockopt(s->rtcp_fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
+	return 0;
 }
 
 /* ---- SRTP ------------------------------------------------------------- */
@@ -867,14 +967,16 @@ static bool rtcp_valid(const uint8_t *p, size_t n)
 	return off == n;
 }
 
-/* The middle 32 bits of the NTP time now, on the clock ortp stamps its
- * sender reports with (gettimeofday). */
-static uint32_t ntp_mid_now(void)
+/* The middle 32 bits of the NTP time of the RTCP datagram being read
+ * (its arrival stamp, or now), on the clock ortp stamps its sender
+ * reports with (gettimeofday). */
+static uint32_t ntp_mid_arrival(const struct media_stream *s)
 {
-	struct timespec ts;
+	struct timespec ts = s->rtcp_arrival;
 	uint64_t frac;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	if (!ts.tv_sec)
+		clock_gettime(CLOCK_REALTIME, &ts);
 	frac = ((uint64_t)ts.tv_nsec << 32) / 1000000000u;
 	return (uint32_t)(((uint64_t)ts.tv_sec + NTP_EPOCH) << 16) |
 		(uint32_t)(frac >> 16);
@@ -906,7 +1008,7 @@ static void rtcp_reports(struct media_stream *s, const uint8_t *p, size_t n)
 			s->remote_lost = lost;
 			s->remote_jitter_ms = be32(b + 12) * 1000.0 / s->clock;
 			if (lsr) {
-				int32_t rtt = (int32_t)(ntp_mid_now() - lsr -
+				int32_t rtt = (int32_t)(ntp_mid_arrival(s) - lsr -
 							dlsr);
 
 				if (rtt >= 0)
@@ -952,6 +1054,8 @@ static size_t rtcp_gate(struct media_stream *s, uint8_t *p, size_t n,
 		return 0;
 	}
 	rtcp_reports(s, p, n);
+	if (p[1] == 200)
+		s->sr_arrival = s->rtcp_arrival;
 	if (s->symmetric && !s->mux && !s->latched_rtcp_len) {
 		s->latched_rtcp = *src;
 		s->latched_rtcp_len = srclen;
@@ -973,17 +1077,23 @@ static int set_from(struct sockaddr *from, socklen_t *fromlen,
 	return 0;
 }
 
-/* Read one datagram; -1 with errno EAGAIN when none (or the tick's
- * budget is spent), so that ortp stops reading quietly. */
+/* Read one RTCP datagram, with its arrival stamp, when the socket is due
+ * a read this tick; -1 with errno EAGAIN when none (or the tick's budget
+ * is spent), so that ortp stops reading quietly. */
 static ssize_t sock_read(struct media_stream *s, int fd, uint8_t *buf,
 			 size_t cap, struct sockaddr_storage *src,
 			 socklen_t *srclen, bool *truncp)
 {
 	struct iovec iov = { .iov_base = buf, .iov_len = cap };
+	union {
+		struct cmsghdr align;
+		uint8_t buf[CMSG_SPACE(sizeof(struct timespec))];
+	} ctl;
+	struct cmsghdr *cm;
 	struct msghdr mh;
 	ssize_t n;
 
-	if (!s->budget || fd < 0) {
+	if (!s->rtcp_poll || !s->budget || fd < 0) {
 		errno = EAGAIN;
 		return -1;
 	}
@@ -993,15 +1103,24 @@ static ssize_t sock_read(struct media_stream *s, int fd, uint8_t *buf,
 		mh.msg_namelen = sizeof(*src);
 		mh.msg_iov = &iov;
 		mh.msg_iovlen = 1;
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof(ctl.buf);
 		n = recvmsg(fd, &mh, MSG_DONTWAIT);
 		if (n >= 0 || errno != EINTR)
 			break;
 	}
 	if (n < 0) {
+		s->rtcp_poll = false;	/* empty: until the next period */
 		errno = EAGAIN;	/* ICMP errors and the like: not ortp's */
 		return -1;
 	}
 	s->budget--;
+	s->rtcp_arrival.tv_sec = 0;
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_TIMESTAMPNS)
+			memcpy(&s->rtcp_arrival, CMSG_DATA(cm),
+			       sizeof(s->rtcp_arrival));
 	*srclen = mh.msg_namelen;
 	*truncp = mh.msg_flags & MSG_TRUNC;
 	return n;
@@ -1135,6 +1254,7 @@ static int ep_rtcp_recvfrom(RtpTransport *t, mblk_t *m, int flags,
 
 	(void)flags;
 	if (s->mux) {
+		s->rtcp_arrival.tv_sec = 0;	/* read this tick: now */
 		while (s->nstash) {
 			struct stash *st = &s->stash[0];
 
@@ -1338,7 +1458,8 @@ static int profile_add(RtpProfile *prof, int pt, const PayloadType *base,
 
 static int conf_check(const struct media_stream_conf *c)
 {
-	if (!c || !c->local_ip || c->pt > 127 || c->te_pt > 127)
+	if (!c || (!c->local_ip && !c->socks) || c->pt > 127 ||
+	    c->te_pt > 127)
 		return EINVAL;
 	if (c->te_pt && c->te_pt == c->pt)
 		return EINVAL;
@@ -1428,9 +1549,13 @@ static int session_setup(struct media_stream *s,
 }
 
 /**
- * Open an RTP stream: bind its sockets from conf's port range (EADDRINUSE
- * when every pair is taken; ports in use by others are skipped, never
- * shared), build its ortp session and, if conf carries keys, its SRTP.
+ * Open an RTP stream: take over conf->socks (pre-bound by
+ * media_rtp_socks_bind; taken over on success and on failure alike, the
+ * stream or this function closes them), or else bind its sockets from
+ * conf's port range (EADDRINUSE when every pair is taken; ports in use by
+ * others are skipped, never shared), build its ortp session and, if conf
+ * carries keys, its SRTP.  Sockets bound for rtcp-mux with a conf without
+ * it are EINVAL; a pair with an rtcp-mux conf gives its RTCP port back.
  * Handlers: dtmfh for RFC 4733 digits received (start, then end with the
  * duration), timeouth once per RTP silence while sendrecv; either may be
  * NULL.  The stream belongs to the calling thread.
@@ -1440,20 +1565,31 @@ int media_stream_alloc(struct media_stream **sp,
 		       media_dtmf_h *dtmfh, media_stream_timeout_h *timeouth,
 		       void *arg)
 {
+	struct media_rtp_socks socks = { .fd = -1, .rtcp_fd = -1 };
 	struct media_stream *s;
 	int err;
 
-	if (!sp)
-		return EINVAL;
+	/* Pre-bound sockets are ours from here, whatever happens. */
+	if (conf && conf->socks) {
+		socks = *conf->socks;
+		conf->socks->fd = conf->socks->rtcp_fd = -1;
+	}
+	if (!sp) {
+		err = EINVAL;
+		goto fail;
+	}
 	err = conf_check(conf);
 	if (err)
-		return err;
+		goto fail;
 	pthread_once(&lib_once, lib_init);
-	if (lib_err)
-		return lib_err;
+	err = lib_err;
+	if (err)
+		goto fail;
 	s = gw_mem_zalloc(sizeof(*s), destructor);
-	if (!s)
-		return ENOMEM;
+	if (!s) {
+		err = ENOMEM;
+		goto fail;
+	}
 	s->fd = s->rtcp_fd = -1;
 	s->mux = conf->rtcp_mux;
 	s->symmetric = conf->symmetric;
@@ -1476,9 +1612,25 @@ int media_stream_alloc(struct media_stream **sp,
 		err = EINVAL;
 		goto out;
 	}
-	err = bind_pair(s, conf->local_ip, conf->port_min, conf->port_max);
+	s->rtcp_period = (conf->rtcp_interval_ms ? conf->rtcp_interval_ms :
+			  5000) / 5;
+	if (s->rtcp_period < RTCP_POLL_MIN)
+		s->rtcp_period = RTCP_POLL_MIN;
+	if (s->rtcp_period > RTCP_POLL_MAX)
+		s->rtcp_period = RTCP_POLL_MAX;
+	s->rtcp_period /= MEDIA_TICK_MS;
+	if (conf->socks) {
+		err = socks_take(s, &socks);	/* the destructor closes */
+	} else {
+		err = media_rtp_socks_bind(&socks, conf->local_ip,
+					   conf->port_min, conf->port_max,
+					   conf->rtcp_mux);
+		if (!err)
+			err = socks_take(s, &socks);
+	}
 	if (err)
 		goto out;
+	s->rtcp_wait = (s->port / 2u) % s->rtcp_period;
 	err = session_setup(s, conf);
 	if (err)
 		goto out;
@@ -1494,6 +1646,9 @@ int media_stream_alloc(struct media_stream **sp,
 		gw_mem_deref(s);
 	else
 		*sp = s;
+	return err;
+ fail:
+	media_rtp_socks_close(&socks);
 	return err;
 }
 
@@ -1644,6 +1799,13 @@ int media_stream_rx(struct media_stream *s, uint8_t *buf, size_t size,
 	s->budget = RX_BUDGET;
 	s->rx_seen = false;
 	s->rtp_drained = false;
+	if (s->rtcp_wait) {
+		s->rtcp_wait--;
+		s->rtcp_poll = false;
+	} else {
+		s->rtcp_wait = s->rtcp_period - 1;
+		s->rtcp_poll = true;
+	}
 	want = wants_rx(s);
 	steps = s->rx_dur && s->rx_dur < s->tick_units ?
 		s->tick_units / s->rx_dur : 1;
@@ -1653,6 +1815,16 @@ int media_stream_rx(struct media_stream *s, uint8_t *buf, size_t size,
 
 		s->rx_user_ts += step;
 		m = rtp_session_recvm_with_ts(s->rtp, s->rx_user_ts);
+		if (s->sr_arrival.tv_sec) {
+			/* An SR read late: when it came, for our DLSR. */
+			if (s->rtp->rtp.last_rcv_SR_time.tv_sec) {
+				s->rtp->rtp.last_rcv_SR_time.tv_sec =
+					s->sr_arrival.tv_sec;
+				s->rtp->rtp.last_rcv_SR_time.tv_usec =
+					s->sr_arrival.tv_nsec / 1000;
+			}
+			s->sr_arrival.tv_sec = 0;
+		}
 		if (m && want) {
 			int e = frame_add(s, m, buf, size, f, step);
 
@@ -1757,6 +1929,41 @@ int media_stream_tx(struct media_stream *s, const uint8_t *payload,
 	s->tx_marker = false;
 	/* Failures are counted in tx_errors by the endpoint. */
 	rtp_session_sendm_with_ts(s->rtp, m, s->tx_ts);
+	s->tx_ts += samples;
+	return 0;
+}
+
+/**
+ * Send an RFC 3389 comfort noise packet in place of a silent tick's
+ * audio: one byte, the noise level in -dBov (section 3; no spectral
+ * coefficients, which the receiver may take as white noise), stamped with
+ * the running timestamp, which then advances by samples.  The audio that
+ * follows starts a talkspurt and carries the marker (RFC 3551 4.1).
+ * Pending RFC 4733 end repeats go out first, as from media_stream_tx.
+ * ENOTSUP when comfort noise was not negotiated (conf.cn).
+ */
+int media_stream_tx_cn(struct media_stream *s, uint8_t level_dbov,
+		       unsigned samples)
+{
+	uint8_t level = level_dbov & 0x7f;
+	mblk_t *m;
+
+	if (!s)
+		return EINVAL;
+	if (!s->cn)
+		return ENOTSUP;
+	if (s->txev.ends_left) {
+		tev_send(s, false, true);
+		s->txev.ends_left--;
+	}
+	s->tx_marker = true;
+	if (wants_tx(s)) {
+		m = rtp_session_create_packet(s->rtp, RTP_HDR, &level, 1);
+		if (!m)
+			return ENOMEM;
+		rtp_set_payload_type(m, PT_CN);
+		rtp_session_sendm_with_ts(s->rtp, m, s->tx_ts);
+	}
 	s->tx_ts += samples;
 	return 0;
 }

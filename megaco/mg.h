@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 /* ------------------------------------------------------------------ */
 /* Text codec (H.248.1 Annex B; megaco/msg.c, text_dec.c, text_enc.c)  */
 /* ------------------------------------------------------------------ */
@@ -192,6 +194,22 @@ bool mg_msg_equal(const struct mg_msg *a, const struct mg_msg *b);
 const char *mg_tok_name(enum mg_tok tok, bool compact);
 enum mg_tok mg_tok_lookup(const char *s, size_t len, unsigned version);
 
+/* Building a message (NULL on ENOMEM or a NULL parent: one check at the
+ * end of a sequence of calls). */
+struct mg_trans *mg_msg_add_trans(struct mg_msg *msg, enum mg_trans_type type,
+				  uint32_t id);
+struct mg_action *mg_trans_add_action(struct mg_msg *msg, struct mg_trans *t,
+				      uint32_t ctx);
+struct mg_cmd *mg_action_add_cmd(struct mg_msg *msg, struct mg_action *a,
+				 enum mg_cmd_type type, const char *tid);
+struct mg_item *mg_item_add(struct mg_msg *msg, struct mg_item **listp,
+			    enum mg_tok tok, const char *name);
+struct mg_item *mg_item_set(struct mg_msg *msg, struct mg_item *it,
+			    enum mg_tok vtok, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+struct mg_err *mg_err_new(struct mg_msg *msg, unsigned code,
+			  const char *text);
+
 int  mg_text_decode(struct mg_msg **msgp, const void *buf, size_t len,
 		    struct mg_text_err *err);
 int  mg_text_encode_buf(char *buf, size_t size, size_t *lenp,
@@ -260,6 +278,7 @@ int  mg_tsx_ep_alloc(struct mg_tsx_ep **epp, const struct mg_addr *local,
 		     const struct mg_tsx_conf *conf, mg_tsx_req_h *reqh,
 		     void *arg);
 int  mg_tsx_ep_local(const struct mg_tsx_ep *ep, struct mg_addr *addr);
+void mg_tsx_ep_set_version(struct mg_tsx_ep *ep, unsigned version);
 int  mg_tsx_send(struct mg_tsx_ep *ep, const struct mg_addr *peer,
 		 struct mg_msg *msg, mg_tsx_resp_h *h, void *arg,
 		 uint32_t *idp);
@@ -268,5 +287,208 @@ int  mg_tsx_reply(struct mg_tsx_req *req, struct mg_msg *reply);
 int  mg_tsx_reply_error(struct mg_tsx_req *req, unsigned code,
 			const char *text);
 const struct mg_addr *mg_tsx_req_peer(const struct mg_tsx_req *req);
+
+/* ------------------------------------------------------------------ */
+/* Digit maps (megaco/digitmap.c; H.248.1 s.7.1.14, E.6 dd package)   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A digit map is parsed once (mg_dmap_parse, from the DigitMap
+ * descriptor's body) and shared by the collections that use it.  A
+ * collection (mg_dcoll) is fed the events detected on its termination
+ * and the expiry of the one timer it asks for; it says when the
+ * collection is complete and how (the dd/ce Meth parameter).  Event
+ * symbols are the digit map's: '0'-'9', 'A'-'K' (E is '*', F is '#').
+ * No timers are run here: the caller arms one for *timer_ms.
+ */
+
+struct mg_dmap;
+struct mg_dcoll;
+
+struct mg_dmap_timers {		/* ms; H.248.1 E.6.3 defaults */
+	unsigned t_ms;		/* start (inter-digit, no match yet) */
+	unsigned s_ms;		/* short: a full match could grow */
+	unsigned l_ms;		/* long: explicit L in the map */
+};
+
+enum mg_dcoll_res {
+	MG_DCOLL_WAIT,		/* arm a timer of *timer_ms and go on */
+	MG_DCOLL_UM,		/* complete: unambiguous match */
+	MG_DCOLL_PM,		/* complete: partial match (timeout or an
+				 * event that fits no alternative) */
+	MG_DCOLL_FM,		/* complete: full match (timeout, or an
+				 * event that fits no alternative) */
+};
+
+/* body: "(0|00|[1-7]xxx|8xxxxxxx|Fxxxxxxx|Exx|91xxxxxxxxxx|9011x.)", a
+ * single alternative without parentheses, optionally preceded by timer
+ * settings "T:10,S:5,L:20," (v2 Annex B).  err gets a reason naming the
+ * offending character. */
+int  mg_dmap_parse(struct mg_dmap **dmp, const char *body, char *err,
+		   size_t errlen);
+void mg_dmap_timers(const struct mg_dmap *dm, struct mg_dmap_timers *t);
+/* The symbol for a DTMF digit ('0'-'9', '*' -> 'E', '#' -> 'F',
+ * 'A'-'D'); 0 if none. */
+char mg_dmap_symbol(char dtmf);
+
+/* Keeps a reference to dm. */
+int  mg_dcoll_alloc(struct mg_dcoll **dcp, struct mg_dmap *dm);
+/* Start collecting: WAIT with the start timer in *timer_ms. */
+enum mg_dcoll_res mg_dcoll_start(struct mg_dcoll *dc, unsigned *timer_ms);
+/* One event; long_dur: a long-duration digit (the Z modifier). */
+enum mg_dcoll_res mg_dcoll_event(struct mg_dcoll *dc, char sym,
+				 bool long_dur, unsigned *timer_ms);
+enum mg_dcoll_res mg_dcoll_timeout(struct mg_dcoll *dc, unsigned *timer_ms);
+/* The collected string for dd/ce's ds parameter ("Z" before a long
+ * duration digit), once complete. */
+const char *mg_dcoll_string(const struct mg_dcoll *dc);
+
+/* ------------------------------------------------------------------ */
+/* The MGC side (megaco/client.c)                                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * What junctiond's call control (or any controller) uses to drive one
+ * MG: the MGC end of an association, on the transaction layer above.
+ * The MG registers with a ServiceChange (H.248.1 s.11.2); the client
+ * answers it (negotiating the version, s.11.3), reports the MG up, and
+ * from then on sends transactions to the address the MG registered from
+ * (or its ServiceChangeAddress).  Requests are written as H.248 text
+ * actions ("Context = $ { Add = tdm/1/5, Add = $ { ... } }"): readable
+ * at the call site, checked by the same decoder that reads the wire.
+ * Notify requests from the MG are answered and handed up.  The MG is
+ * reported down when it says so (ServiceChange Forced/Graceful on ROOT),
+ * when it registers again with Restart (its contexts are gone), or when
+ * keepalive audits (AuditValue ROOT) go unanswered.
+ */
+
+struct mg_client;
+
+struct mg_client_conf {		/* 0 / NULL: the default in brackets */
+	const char *mid;	/* our MID (required) */
+	unsigned version;	/* highest we speak [3] */
+	enum mg_text_style style;
+	bool tcp;
+	unsigned keepalive_ms;	/* audit an idle MG this often [10000] */
+	const struct mg_tsx_conf *tsx;	/* timers; NULL: the defaults */
+};
+
+enum mg_client_ev {
+	MG_CLIENT_UP,		/* registered (Restart, Failover, HandOff,
+				 * Disconnected): cmd is its ServiceChange */
+	MG_CLIENT_DOWN,		/* gone: cmd the ServiceChange, or NULL
+				 * when it stopped answering */
+	MG_CLIENT_SERVICE,	/* a ServiceChange on terminations (cmd):
+				 * in or out of service */
+};
+
+typedef void (mg_client_ev_h)(struct mg_client *c, enum mg_client_ev ev,
+			      const struct mg_cmd *cmd, void *arg);
+/* A Notify from the MG (already answered), in context ctx. */
+typedef void (mg_client_notify_h)(struct mg_client *c, uint32_t ctx,
+				  const struct mg_cmd *notify, void *arg);
+/* The reply to mg_client_send: err 0 and the reply (borrowed: valid
+ * during the call; its transaction error, if any, in reply->err), or
+ * ETIMEDOUT, ENOTCONN (the MG went down meanwhile), ECANCELED. */
+typedef void (mg_client_resp_h)(int err, const struct mg_trans *reply,
+				void *arg);
+
+int  mg_client_alloc(struct mg_client **cp, const struct mg_addr *local,
+		     const struct mg_client_conf *conf, mg_client_ev_h *evh,
+		     mg_client_notify_h *nh, void *arg);
+bool mg_client_up(const struct mg_client *c);
+/* The MG's MID and negotiated version, while up. */
+const char *mg_client_peer_mid(const struct mg_client *c);
+unsigned mg_client_version(const struct mg_client *c);
+/* Send one transaction of the actions in text (printf-style); ENOTCONN
+ * while the MG is down, EBADMSG (logged with the decoder's reason) when
+ * the text does not parse.  *idp (may be NULL) for mg_client_cancel. */
+int  mg_client_send(struct mg_client *c, mg_client_resp_h *h, void *arg,
+		    uint32_t *idp, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+void mg_client_cancel(struct mg_client *c, uint32_t id);
+/* Counters and state for `junctionctl megaco`. */
+json_t *mg_client_json(const struct mg_client *c);
+
+/* Reading replies: the idx-th command reply of a transaction reply (in
+ * action order), its action's context in *ctxp; NULL past the end. */
+const struct mg_cmd *mg_reply_cmd(const struct mg_trans *t, unsigned idx,
+				  uint32_t *ctxp);
+/* The first error in a transaction reply (transaction, action or
+ * command level), or NULL. */
+const struct mg_err *mg_reply_error(const struct mg_trans *t);
+/* A command's Local (or Remote) SDP text: in Media, directly or in its
+ * first Stream; NULL when absent. */
+const char *mg_cmd_sdp(const struct mg_cmd *cmd, bool remote);
+/* The value of a descriptor item by its name ("rtp/ps", "nt/dur", the
+ * ObservedEvents' "dd/ce" parameter "ds") looked up anywhere below the
+ * command; NULL when absent. */
+const struct mg_item *mg_cmd_find(const struct mg_cmd *cmd,
+				  const char *name);
+
+/* ------------------------------------------------------------------ */
+/* The MG (megaco/model.c, vmg.c, media.c, sdp.c)                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * junction-mg's H.248 media gateway: the termination and context model
+ * (H.248.1 s.6-7), its packages, and the virtual MGs (s.11.1) through
+ * which controllers reach it.  Each span belongs to one virtual MG; each
+ * virtual MG has its own MID, endpoint and ordered list of MGCs, so every
+ * termination has exactly one controller.  Physical terminations are
+ * tdm/<span>/<ts>; ephemeral RTP terminations rtp/<n> are created by
+ * Add = $.  The model runs on the main thread; each context's media runs
+ * on the media worker of its TDM termination's span.
+ */
+
+struct mg_model;
+struct media_workers;
+struct media_worker;
+struct tdm_span;
+
+#define MG_MGC_MAX	4
+
+struct mg_vmg_conf {
+	const char *name;	/* "local", or an [mgc NAME] */
+	const char *ip;		/* IP literal it listens on */
+	uint16_t port;
+	unsigned nmgc;		/* ordered MGC list, primary first */
+	const char *mgc_ip[MG_MGC_MAX];
+	uint16_t mgc_port[MG_MGC_MAX];
+	unsigned version;	/* highest offered at registration [3] */
+	enum mg_text_style style;
+	bool tcp;
+	unsigned max_wait_ms;	/* random wait before registering (s.9.2) */
+	unsigned graceful_s;	/* Delay of the Graceful ServiceChange at
+				 * shutdown; 0: none */
+	const struct mg_tsx_conf *tsx;	/* timers; NULL: defaults */
+};
+
+struct mg_model_conf {
+	struct media_workers *workers;
+	const char *rtp_ip;	/* IP literal of the RTP terminations */
+	uint16_t rtp_port_min, rtp_port_max;
+	unsigned tone_country;	/* media_tone_country_parse */
+	unsigned ec_tail_ms;	/* 0: 64 */
+	unsigned rtp_timeout_ms;	/* nt/netfail after silence; 0: off */
+	unsigned max_contexts;	/* root/maxNumberOfContexts [1024] */
+};
+
+int  mg_model_alloc(struct mg_model **mp, const struct mg_model_conf *conf);
+int  mg_model_vmg_add(struct mg_model *m, const struct mg_vmg_conf *vc);
+/* A span of the named virtual MG: its timeslots (bit n: ts n) become
+ * tdm/<id>/<ts>.  span is used on wk's thread only. */
+int  mg_model_span_add(struct mg_model *m, const char *vmg, unsigned id,
+		       struct media_worker *wk, struct tdm_span *span,
+		       bool alaw, uint32_t ts_mask);
+/* The span went out of (up false) or back into service: a ServiceChange
+ * on its terminations, calls on it cleared.  Main thread. */
+void mg_model_span_state(struct mg_model *m, unsigned id, bool up);
+/* Register every virtual MG with its MGCs. */
+int  mg_model_start(struct mg_model *m);
+/* Tell the MGCs (Graceful, or Forced when delay_s is 0) before stopping. */
+void mg_model_shutdown(struct mg_model *m);
+/* For `junctionctl megaco`. */
+json_t *mg_model_json(const struct mg_model *m);
 
 #endif

@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdalign.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -437,4 +439,116 @@ bool mg_msg_equal(const struct mg_msg *a, const struct mg_msg *b)
 		}
 	}
 	return !ta && !tb;
+}
+
+/* ---- building messages ---------------------------------------------- */
+
+/*
+ * The builders append to a message's tree in its arena.  Each returns
+ * NULL when memory is short or when its parent is NULL, so that a
+ * sequence of calls needs one check at its end.
+ */
+
+/** Append a transaction of the given type and id. */
+struct mg_trans *mg_msg_add_trans(struct mg_msg *msg, enum mg_trans_type type,
+				  uint32_t id)
+{
+	struct mg_trans *t, **tp;
+
+	if (!msg || !(t = mg_msg_zalloc(msg, sizeof(*t))))
+		return NULL;
+	t->type = type;
+	t->id = id;
+	for (tp = &msg->trans; *tp; tp = &(*tp)->next)
+		;
+	*tp = t;
+	return t;
+}
+
+/** Append an action on context ctx to t. */
+struct mg_action *mg_trans_add_action(struct mg_msg *msg, struct mg_trans *t,
+				      uint32_t ctx)
+{
+	struct mg_action *a, **ap;
+
+	if (!t || !(a = mg_msg_zalloc(msg, sizeof(*a))))
+		return NULL;
+	a->ctx = ctx;
+	for (ap = &t->actions; *ap; ap = &(*ap)->next)
+		;
+	*ap = a;
+	return a;
+}
+
+/** Append a command (or a command reply) on termination tid to a. */
+struct mg_cmd *mg_action_add_cmd(struct mg_msg *msg, struct mg_action *a,
+				 enum mg_cmd_type type, const char *tid)
+{
+	struct mg_cmd *c, **cp;
+
+	if (!a || !(c = mg_msg_zalloc(msg, sizeof(*c))))
+		return NULL;
+	c->type = type;
+	c->tid = mg_msg_strdup(msg, tid);
+	if (!c->tid)
+		return NULL;
+	for (cp = &a->cmds; *cp; cp = &(*cp)->next)
+		;
+	*cp = c;
+	return c;
+}
+
+/** Append an item (a token, or a name when tok is MG_TOK_NONE) to the
+ * list at *listp.  listp NULL: a parent failed. */
+struct mg_item *mg_item_add(struct mg_msg *msg, struct mg_item **listp,
+			    enum mg_tok tok, const char *name)
+{
+	struct mg_item *it;
+
+	if (!listp || !(it = mg_msg_zalloc(msg, sizeof(*it))))
+		return NULL;
+	it->tok = tok;
+	if (!tok && !(it->name = mg_msg_strdup(msg, name)))
+		return NULL;
+	while (*listp)
+		listp = &(*listp)->next;
+	*listp = it;
+	return it;
+}
+
+/** Give it the value "= vtok" (vtok set) or "= word" (printf-style). */
+struct mg_item *mg_item_set(struct mg_msg *msg, struct mg_item *it,
+			    enum mg_tok vtok, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	if (!it || !(it->val = mg_msg_zalloc(msg, sizeof(*it->val))))
+		return NULL;
+	it->op = MG_OP_EQ;
+	it->nval = 1;
+	if (vtok) {
+		it->val->tok = vtok;
+		return it;
+	}
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	it->val->s = mg_msg_strdup(msg, buf);
+	/* Annex B quotes what is not a plain word. */
+	it->val->quoted = strpbrk(buf, " \t,=;{}()[]\"") != NULL || !*buf;
+	return it->val->s ? it : NULL;
+}
+
+/** An Error descriptor, code and optional text. */
+struct mg_err *mg_err_new(struct mg_msg *msg, unsigned code, const char *text)
+{
+	struct mg_err *e = mg_msg_zalloc(msg, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	e->code = code;
+	if (text && !(e->text = mg_msg_strdup(msg, text)))
+		return NULL;
+	return e;
 }

@@ -1281,3 +1281,11 @@ int mg_tsx_ep_local(const struct mg_tsx_ep *ep, struct mg_addr *addr)
 	addr->len = len;
 	return 0;
 }
+
+/** The version of the requests sent from now on (after negotiation,
+ * H.248.1 s.11.3); replies keep the version of their request. */
+void mg_tsx_ep_set_version(struct mg_tsx_ep *ep, unsigned version)
+{
+	if (ep && version >= 1 && version <= 3)
+		ep->conf.version = version;
+}

@@ -1382,6 +1382,7 @@ static int uac_invite(struct sip_session *s, const char *uri,
 	osip_uri_t *u = NULL;
 	struct sip_lsnr *l;
 	char buf[512], host[80], tag[16], branch[24];
+	bool named = false;
 	int err;
 
 	if (osip_uri_init(&u) < 0)
@@ -1391,10 +1392,20 @@ static int uac_invite(struct sip_session *s, const char *uri,
 		return EINVAL;
 	}
 	err = sip_uri_dst(u, &s->tp, &s->dst);
+	if (err == ENOTSUP) {
+		/* A host name: RFC 3263 finds the targets; the request is
+		 * built for a likely listener, and Via and Contact are
+		 * rewritten for each target (sip_tsx_request_uri). */
+		named = true;
+		memset(&s->dst, 0, sizeof(s->dst));
+		l = sip_dns_lsnr_hint(ua, u, &s->tp);
+		err = l ? 0 : EAFNOSUPPORT;
+	}
 	osip_uri_free(u);
 	if (err)
 		return err;
-	l = sip_transport_lsnr(ua, s->tp, s->dst.ss.ss_family);
+	if (!named)
+		l = sip_transport_lsnr(ua, s->tp, s->dst.ss.ss_family);
 	if (!l)
 		return EAFNOSUPPORT;
 	snprintf(host, sizeof(host), l->local.ss.ss_family == AF_INET6 ?
@@ -1462,6 +1473,9 @@ static int uac_invite(struct sip_session *s, const char *uri,
 	}
 	s->got_1xx = false;
 	s->auth_tried = false;
+	if (named)
+		return sip_tsx_request_uri(&s->inv_tsx, ua, m, uri, uac_resp,
+					   s);
 	return sip_tsx_request(&s->inv_tsx, ua, m, s->tp, &s->dst, uac_resp,
 			       s);
  out:
@@ -1646,10 +1660,15 @@ static void uac_resp(struct sip_tsx *tsx, int status, osip_message_t *msg,
 	char *target = NULL;
 	size_t len;
 
-	(void)tsx;
 	gw_mem_ref(s);
 	if (!s->linked)
 		goto out;
+	/* A target found by DNS: CANCEL, ACK and the dialog go where the
+	 * INVITE went (s.9.1, s.17.1.1.3), with its Via. */
+	if (tsx == s->inv_tsx && sip_tsx_retargeted(tsx, &s->inv_req)) {
+		s->tp = tsx->tp;
+		s->dst = tsx->dst;
+	}
 	if (s->hangup_pending) {
 		/* We hung up before the answer: CANCEL once a provisional
 		 * allows it (s.9.1), ACK and BYE a 2xx that crossed it. */
@@ -1772,8 +1791,9 @@ static void uac_resp(struct sip_tsx *tsx, int status, osip_message_t *msg,
 }
 
 /**
- * Place a call: INVITE p->uri (an IP-literal host until DNS exists;
- * ENOTSUP for a name) with p->sdp as the offer.  h gets the events.
+ * Place a call: INVITE p->uri with p->sdp as the offer.  h gets the
+ * events.  A host name is resolved by RFC 3263 (dns.c) after this
+ * returns; when it cannot be, the call closes with 404 or 503.
  */
 int sip_session_connect(struct sip_session **sessp, struct sip_ua *ua,
 			const struct sip_call_params *p, sip_session_h *h,
@@ -1801,9 +1821,6 @@ int sip_session_connect(struct sip_session **sessp, struct sip_ua *ua,
 	s->auth_pass = gw_mem_strdup(p->auth_user ? p->auth_password :
 				     ua->auth_password);
 	err = uac_invite(s, p->uri, &p->from, p->sdp, p->diversion);
-	if (err == ENOTSUP)
-		GW_WARN("call to %s: host names need DNS (RFC 3263), not "
-			"implemented yet; use an IP literal", p->uri);
 	if (err) {
 		sess_close(s);
 		return err;
@@ -1839,6 +1856,7 @@ int sip_session_hangup(struct sip_session *sess, unsigned status,
 			send_cancel(sess, reason);
 		else
 			sess->cancel_pending = true;
+		sip_tsx_no_failover(sess->inv_tsx);
 		/* Keep the session, silent, until its INVITE ends, so that
 		 * a 2xx crossing the CANCEL is ACKed and BYEd (s.9.1). */
 		sess->h = NULL;

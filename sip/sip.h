@@ -181,4 +181,138 @@ const char *sip_session_call_id(const struct sip_session *sess);
  * status, RFC 3515); a final status ends the subscription. */
 int  sip_session_refer_notify(struct sip_session *sess, unsigned status);
 
+/* ------------------------------------------------------------------ */
+/* Registration (RFC 3261 s.10)                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Registrar and location service (registrar.c).  REGISTER is served
+ * once sip_registrar_open ran (405 before, and after close).  The users
+ * are the ones sip_ua_set_auth's lookup knows: a REGISTER is
+ * authenticated as any request (401, then 403 for a wrong password or
+ * an unknown user alike); the authenticated user may only change the
+ * bindings of its own AOR (403 otherwise, s.10.3 step 4); a source in
+ * the auth ACL needs no credentials, but its AOR must still be a known
+ * user (404, s.10.3 step 5).  Bindings are kept in SQLite at db_path,
+ * so a restart loses none.
+ */
+struct sip_registrar_conf {
+	const char *db_path;		/* SQLite file (WAL); NULL: memory */
+	const char *domain;		/* AOR host served; NULL: any */
+	unsigned min_expires_s;		/* 423 below this; 0: 60 */
+	unsigned max_expires_s;		/* longer is shortened; 0: 7200 */
+	unsigned default_expires_s;	/* no expires given; 0: 3600 */
+	unsigned max_contacts;		/* per AOR; 0: 10 */
+	unsigned purge_interval_s;	/* drop expired bindings; 0: 60 */
+};
+
+/* One binding of an AOR, as sip_registrar_lookup returns it. */
+struct sip_contact {
+	char uri[256];			/* the Contact URI */
+	unsigned q;			/* q-value x 1000 (1000: q=1.0) */
+	int64_t expires;		/* wall clock, s since the epoch */
+	char source[80];		/* "udp:192.0.2.1:5060" */
+};
+
+int  sip_registrar_open(struct sip_ua *ua,
+			const struct sip_registrar_conf *rc);
+void sip_registrar_close(struct sip_ua *ua);
+/* The live contacts of user, best q first (newest first among equal
+ * q): *listp a gw_mem array of *np; ENOENT when there is none. */
+int  sip_registrar_lookup(struct sip_ua *ua, const char *user,
+			  struct sip_contact **listp, size_t *np);
+json_t *sip_registrar_json(const struct sip_ua *ua);
+
+/*
+ * Registration client (reg.c): keep a binding at a provider's
+ * registrar, refreshed before it expires, re-tried with a capped
+ * exponential back-off when it fails; sip_reg_remove un-REGISTERs.
+ */
+enum sip_reg_state {
+	SIP_REG_REGISTERING,		/* REGISTER sent, no final yet */
+	SIP_REG_REGISTERED,		/* until info.expires */
+	SIP_REG_FAILED,			/* last_status; retry at retry_at */
+	SIP_REG_UNREGISTERING,		/* Expires: 0 sent */
+	SIP_REG_STOPPED,		/* the last event; reg goes away */
+};
+
+struct sip_reg_conf {
+	const char *name;		/* logs and JSON; NULL: the AOR */
+	const char *registrar;		/* Request-URI, IP literal host:
+					 * "sip:192.0.2.1:5060" */
+	const char *aor;		/* To and From: "sip:alice@example.com" */
+	const char *contact;		/* NULL: sip:USER@our listener */
+	const char *auth_user;		/* NULL: the AOR's user */
+	const char *auth_password;	/* NULL: no challenge is answered */
+	unsigned expires_s;		/* asked for; 0: 3600 */
+	unsigned retry_min_s;		/* first back-off; 0: 30 */
+	unsigned retry_max_s;		/* back-off cap; 0: 1800 */
+};
+
+struct sip_reg_info {
+	enum sip_reg_state state;
+	unsigned last_status;		/* last final response (408, 503:
+					 * no answer, transport error) */
+	int64_t expires;		/* wall clock s: end of the binding */
+	int64_t retry_at;		/* wall clock s: FAILED's next try */
+};
+
+struct sip_reg;
+typedef void (sip_reg_h)(struct sip_reg *reg, const struct sip_reg_info *info,
+			 void *arg);
+
+/* Start registering; *regp is borrowed, valid until SIP_REG_STOPPED. */
+int  sip_reg_add(struct sip_reg **regp, struct sip_ua *ua,
+		 const struct sip_reg_conf *rc, sip_reg_h *h, void *arg);
+/* Un-REGISTER (Expires: 0) and drop reg; the handler gets STOPPED. */
+int  sip_reg_remove(struct sip_reg *reg);
+void sip_reg_get_info(const struct sip_reg *reg, struct sip_reg_info *info);
+const char *sip_reg_state_name(enum sip_reg_state state);
+json_t *sip_reg_json(const struct sip_ua *ua);
+
+/* ------------------------------------------------------------------ */
+/* DNS (dns.c): locating SIP servers, RFC 3263                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A request to a URI with a host name goes to the targets RFC 3263
+ * finds for it (NAPTR, SRV, A/AAAA), one after another: a 503, a
+ * transport error or a timeout without any response moves it to the
+ * next (s.4.3).  When nothing resolves, the request's handler sees 404
+ * (no such name or record) or 503 (the nameservers failed or did not
+ * answer).  The resolver is the UA's; without sip_dns_set_conf it
+ * reads /etc/resolv.conf.
+ */
+struct sip_dns_conf {
+	const char *servers;		/* "192.0.2.53,[2001:db8::53]:5353";
+					 * NULL: /etc/resolv.conf */
+	unsigned timeout_ms;		/* per try; 0: 1000 */
+	unsigned tries;			/* per nameserver; 0: 2 */
+	unsigned max_ttl_s;		/* answers kept at most; 0: 3600 */
+	unsigned neg_ttl_s;		/* "no such record" kept at most
+					 * (RFC 2308); 0: 30 */
+	bool prefer_ipv6;		/* AAAA before A for each server */
+};
+
+#define SIP_DNS_MAX_TARGETS 16
+
+struct sip_dns_target {
+	enum sip_transport transport;
+	char addr[46];			/* IP literal, v6 without brackets */
+	unsigned port;
+};
+
+struct sip_dns_query;
+
+/* err 0 with targets in the order to try them; else ENOENT, ETIMEDOUT,
+ * EIO or ENOMEM and no targets. */
+typedef void (sip_dns_h)(int err, const struct sip_dns_target *targets,
+			 size_t n, void *arg);
+
+int  sip_dns_set_conf(struct sip_ua *ua, const struct sip_dns_conf *dc);
+int  sip_dns_resolve(struct sip_dns_query **qp, struct sip_ua *ua,
+		     const char *uri, sip_dns_h *h, void *arg);
+struct sip_dns_query *sip_dns_cancel(struct sip_dns_query *q);
+json_t *sip_dns_json(const struct sip_ua *ua);
+
 #endif

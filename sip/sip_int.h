@@ -120,6 +120,7 @@ struct sip_tsx {
 	void *arg;
 	void *owned;			/* a gw_mem reference, dropped with
 					 * the transaction (client) */
+	struct sip_tsx_fo *fo;		/* a request to a name (tsx.c) */
 	bool killed;
 	bool final_sent;		/* server */
 };
@@ -246,6 +247,9 @@ struct sip_ua {
 	struct sip_conn *conns;
 	struct sip_tsx *tsxs;		/* every live transaction */
 	struct sip_session *sessions;
+	struct sip_dns *dns;		/* RFC 3263 resolver (dns.c) */
+	struct sip_registrar *registrar;	/* NULL: REGISTER gets 405 */
+	struct sip_reg *regs;		/* our registrations (reg.c) */
 	struct sip_tsx_ev *evq, *evq_tail;	/* deferred osip callbacks */
 	sip_incoming_h *inh;
 	void *arg;
@@ -290,5 +294,53 @@ bool sip_session_cancel(struct sip_ua *ua, struct sip_tsx *tsx,
 			osip_message_t *req);
 void sip_session_close_all(struct sip_ua *ua);
 json_t *sip_session_json(const struct sip_ua *ua);
+
+/* ------------------------------------------------------------------ */
+/* Registration (registrar.c, reg.c), RFC 3261 s.10                   */
+/* ------------------------------------------------------------------ */
+
+/* UAS authentication as sip_ua_authorized, for REGISTER (a To tag does
+ * not exempt it); user gets the authenticated user name, "" when the
+ * source needed none (ACL, no authentication configured). */
+bool sip_ua_authorized_user(struct sip_ua *ua, struct sip_tsx *tsx,
+			    const osip_message_t *req,
+			    const struct sip_src *src, char *user,
+			    size_t size);
+/* A REGISTER that passed authentication; auth_user "" when none. */
+void sip_registrar_request(struct sip_ua *ua, struct sip_tsx *tsx,
+			   const osip_message_t *req,
+			   const struct sip_src *src, const char *auth_user);
+/* UA shutdown: un-REGISTER every registration and drop them. */
+void sip_reg_close_all(struct sip_ua *ua);
+
+/* ------------------------------------------------------------------ */
+/* DNS (dns.c), RFC 3263; requests to names (tsx.c)                   */
+/* ------------------------------------------------------------------ */
+
+struct sip_dns;
+struct sip_tsx_fo;
+
+/* UA shutdown (sip_tsx_close): stop lookups, drop the cache. */
+void sip_dns_close(struct sip_ua *ua);
+/* A listener to build a request for u with before its target is known,
+ * and its transport; NULL when the UA has none. */
+struct sip_lsnr *sip_dns_lsnr_hint(struct sip_ua *ua, const osip_uri_t *u,
+				   enum sip_transport *tpp);
+/* Client: send req (consumed, even on error) to the targets of uri
+ * (RFC 3263; NULL: req's Request-URI), in a new client transaction per
+ * target until one answers (s.4.3).  Via and a Contact of ours are
+ * rewritten for each target's transport and listener.  resph gets the
+ * responses, or 404/503 without a message when nothing resolves, and
+ * the last target's 408/503 when none answers.  *tsxp (optional) gets
+ * a reference. */
+int  sip_tsx_request_uri(struct sip_tsx **tsxp, struct sip_ua *ua,
+			 osip_message_t *req, const char *uri,
+			 sip_tsx_resp_h *resph, void *arg);
+/* The owner gave up (CANCEL before any response): no further target. */
+void sip_tsx_no_failover(struct sip_tsx *tsx);
+/* True once after tsx moved to a new target: tsx->tp and tsx->dst are
+ * where the request went, *reqp (when given) is replaced with a copy
+ * of the request as sent (its Via, for a CANCEL, s.9.1). */
+bool sip_tsx_retargeted(struct sip_tsx *tsx, osip_message_t **reqp);
 
 #endif

@@ -211,8 +211,8 @@ void sip_msg_get_reason(const osip_message_t *m, struct sip_reason *r)
 
 /**
  * Where a request for uri goes: its IP-literal host, port and transport
- * (s.19.1; sips: means TLS).  Host names need RFC 3263 resolution,
- * which is not implemented yet: ENOTSUP.
+ * (s.19.1; sips: means TLS).  A host name needs RFC 3263 resolution,
+ * which is asynchronous (dns.c, sip_tsx_request_uri): ENOTSUP here.
  */
 int sip_uri_dst(const osip_uri_t *uri, enum sip_transport *tpp,
 		struct sip_addr *dst)
@@ -239,9 +239,7 @@ int sip_uri_dst(const osip_uri_t *uri, enum sip_transport *tpp,
 		t == SIP_TLS ? 5061 : 5060;
 	err = sip_addr_set(dst, uri->host, port);
 	if (err) {
-		GW_DBG("%s: host names need DNS (RFC 3263), not implemented "
-		       "yet: use an IP literal", uri->host);
-		return ENOTSUP;
+		return ENOTSUP;		/* a name: dns.c */
 	}
 	*tpp = t;
 	return 0;
@@ -421,10 +419,13 @@ static void trace_cb(const char *fi, int li, osip_trace_level_t level,
 /* Transactions                                                       */
 /* ------------------------------------------------------------------ */
 
+static void fo_free(struct sip_tsx_fo *fo);
+
 static void tsx_destroy(void *data)
 {
 	struct sip_tsx *tsx = data;
 
+	fo_free(tsx->fo);
 	gw_mem_deref(tsx->conn);
 	gw_mem_deref(tsx->totag);
 	gw_mem_deref(tsx->owned);
@@ -467,6 +468,53 @@ void sip_tsx_detach(struct sip_tsx *tsx)
 	tsx->arg = NULL;
 }
 
+static void tv_shift(struct timeval *tv, long ms)
+{
+	long us;
+
+	if (tv->tv_sec == -1)
+		return;			/* not running */
+	us = (long)tv->tv_usec + (ms % 1000) * 1000;
+	tv->tv_sec += ms / 1000 + us / 1000000;
+	us %= 1000000;
+	if (us < 0) {
+		us += 1000000;
+		tv->tv_sec--;
+	}
+	tv->tv_usec = us;
+}
+
+static void timer_set(int *len, struct timeval *start, int want)
+{
+	if (*len <= 0)
+		return;			/* not used on this transport */
+	tv_shift(start, (long)want - *len);
+	*len = want;
+}
+
+/*
+ * Our T1 for a new client transaction: libosip2 starts A/E at its
+ * compiled-in T1 and B/F at 64*T1 (s.17.1.1.2, s.17.1.2.2) when it
+ * builds the transaction; a configured T1 moves them.
+ */
+static void tsx_timers(osip_transaction_t *tr, unsigned t1)
+{
+	if (!t1 || t1 == DEFAULT_T1 || t1 > 60000)
+		return;
+	if (tr->ict_context) {
+		timer_set(&tr->ict_context->timer_a_length,
+			  &tr->ict_context->timer_a_start, (int)t1);
+		timer_set(&tr->ict_context->timer_b_length,
+			  &tr->ict_context->timer_b_start, 64 * (int)t1);
+	}
+	if (tr->nict_context) {
+		timer_set(&tr->nict_context->timer_e_length,
+			  &tr->nict_context->timer_e_start, (int)t1);
+		timer_set(&tr->nict_context->timer_f_length,
+			  &tr->nict_context->timer_f_start, 64 * (int)t1);
+	}
+}
+
 /**
  * Send req in a new client transaction (ICT for INVITE, else NICT) to
  * dst.  resph gets each response, or 408/503 without a message.  req is
@@ -493,6 +541,7 @@ int sip_tsx_request(struct sip_tsx **tsxp, struct sip_ua *ua,
 		gw_mem_deref(tsx);
 		return EINVAL;
 	}
+	tsx_timers(tr, ua->conf.t1_ms);
 	tsx->resph = resph;
 	tsx->arg = arg;
 	tsx_link(tsx, tr);
@@ -502,6 +551,295 @@ int sip_tsx_request(struct sip_tsx **tsxp, struct sip_ua *ua,
 	if (tsxp)
 		*tsxp = gw_mem_ref(tsx);
 	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Requests to names: RFC 3263 targets, one after another (s.4.3)     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The sip_tsx the owner holds stays the same from the first target to
+ * the last; each target gets its own libosip2 transaction, from a copy
+ * of the request with a new Via branch ("identical to the previous, but
+ * has a different value of the Via branch ID", RFC 3263 s.4.3) and with
+ * Via and Contact rewritten for the target's transport and listener.
+ * A failed transaction leaves to a "retired" sip_tsx of its own, which
+ * lets it finish (an ICT still ACKs a 503 and waits out Timer D).
+ *
+ * Failure means a 503, a transport error, or a timeout before any
+ * response (s.4.3); any other response means the server has the
+ * request, and it stays there.
+ */
+struct sip_tsx_fo {
+	osip_message_t *req;		/* as the owner built it */
+	struct sip_dns_query *q;	/* while resolving */
+	struct sip_dns_target t[SIP_DNS_MAX_TARGETS];
+	size_t n, next;			/* targets; the next to try */
+	bool answered;			/* a response other than 503 */
+	bool stop;			/* the owner gave up */
+	bool moved;			/* for sip_tsx_retargeted */
+};
+
+static void fo_free(struct sip_tsx_fo *fo)
+{
+	if (!fo)
+		return;
+	sip_dns_cancel(fo->q);
+	if (fo->req)
+		osip_message_free(fo->req);
+	free(fo);
+}
+
+static bool our_host(const struct sip_ua *ua, const char *host)
+{
+	const struct sip_lsnr *l;
+
+	for (l = ua->lsnrs; l && host; l = l->next)
+		if (!strcasecmp(l->host, host))
+			return true;
+	return false;
+}
+
+/* Via (s.8.1.1.7, s.18.1.1) and a Contact of ours for a request that
+ * leaves from l over tp, with a new branch. */
+static int retarget(struct sip_ua *ua, osip_message_t *m,
+		    const struct sip_lsnr *l, enum sip_transport tp)
+{
+	osip_via_t *v = NULL;
+	osip_contact_t *c = NULL;
+	osip_generic_param_t *p = NULL;
+	char port[8], branch[32];
+	int pos;
+
+	if (osip_message_get_via(m, 0, &v) < 0 || !v)
+		return EINVAL;
+	snprintf(port, sizeof(port), "%u", l->port);
+	osip_free(v->protocol);
+	v->protocol = osip_strdup(sip_transport_name(tp));
+	osip_free(v->host);
+	v->host = osip_strdup(l->host);
+	osip_free(v->port);
+	v->port = osip_strdup(port);
+	memcpy(branch, "z9hG4bK", 7);
+	sip_rand_token(branch + 7, 17);
+	if (osip_via_param_get_byname(v, (char *)"branch", &p) >= 0 && p) {
+		osip_free(p->gvalue);
+		p->gvalue = osip_strdup(branch);
+	} else {
+		osip_via_set_branch(v, osip_strdup(branch));
+	}
+	if (osip_message_get_contact(m, 0, &c) >= 0 && c && c->url &&
+	    our_host(ua, c->url->host)) {
+		osip_uri_param_t *up;
+
+		osip_free(c->url->host);
+		c->url->host = osip_strdup(l->host);
+		osip_free(c->url->port);
+		c->url->port = osip_strdup(port);
+		for (pos = 0; !osip_list_eol(&c->url->url_params, pos);
+		     pos++) {
+			up = osip_list_get(&c->url->url_params, pos);
+			if (up && up->gname &&
+			    !strcasecmp(up->gname, "transport")) {
+				osip_list_remove(&c->url->url_params, pos);
+				osip_uri_param_free(up);
+				break;
+			}
+		}
+		if (tp != SIP_UDP)
+			osip_uri_uparam_add(c->url, osip_strdup("transport"),
+					    osip_strdup(tp == SIP_TCP ?
+							"tcp" : "tls"));
+	}
+	osip_message_force_update(m);	/* notes/libraries.md, 7 */
+	return 0;
+}
+
+/* Start tsx's request on its next usable target. */
+static int fo_try_next(struct sip_tsx *tsx)
+{
+	struct sip_tsx_fo *fo = tsx->fo;
+	struct sip_ua *ua = tsx->ua;
+
+	while (fo->next < fo->n) {
+		const struct sip_dns_target *t = &fo->t[fo->next++];
+		osip_transaction_t *tr = NULL;
+		osip_message_t *m = NULL;
+		osip_event_t *ev;
+		struct sip_lsnr *l;
+		struct sip_addr dst;
+		char pa[80];
+
+		if (sip_addr_set(&dst, t->addr, t->port))
+			continue;
+		l = sip_transport_lsnr(ua, t->transport, dst.ss.ss_family);
+		if (!l)
+			continue;
+		if (osip_message_clone(fo->req, &m) < 0)
+			return ENOMEM;
+		if (retarget(ua, m, l, t->transport) ||
+		    osip_transaction_init(&tr, tsx->type, ua->osip, m) < 0) {
+			osip_message_free(m);
+			continue;
+		}
+		tsx_timers(tr, ua->conf.t1_ms);
+		tsx->tp = t->transport;
+		tsx->dst = dst;
+		tsx->tr = tr;
+		tsx->killed = false;
+		fo->moved = true;
+		osip_transaction_set_reserved1(tr, tsx);
+		ua->stats.tsx_created++;
+		sip_addr_print(&dst, pa, sizeof(pa));
+		GW_DBG("%s to %s %s (target %zu of %zu)",
+		       m->sip_method, sip_transport_name(t->transport), pa,
+		       fo->next, fo->n);
+		ev = osip_new_outgoing_sipmessage(m);
+		ev->transactionid = tr->transactionid;
+		osip_transaction_add_event(tr, ev);
+		return 0;
+	}
+	return ENOENT;
+}
+
+static void fo_resolved(int err, const struct sip_dns_target *t, size_t n,
+			void *arg)
+{
+	struct sip_tsx *tsx = arg;
+	struct sip_tsx_fo *fo = tsx->fo;
+	struct sip_ua *ua = tsx->ua;
+
+	fo->q = sip_dns_cancel(fo->q);
+	if (fo->stop)
+		err = ECANCELED;
+	else if (!err) {
+		memcpy(fo->t, t, n * sizeof(*t));
+		fo->n = n;
+		fo->next = 0;
+		err = fo_try_next(tsx);
+		if (err)
+			GW_INFO("no usable target for %s", fo->req->sip_method);
+	}
+	if (err) {
+		/* Nothing to send to: 404 when the name or its records do
+		 * not exist, 503 when DNS failed us (RFC 3261 s.8.1.3.1
+		 * treats what the transport cannot deliver as a 503); a
+		 * request its owner gave up before it left: 487. */
+		queue_ev(tsx, err == ECANCELED ? 487 : err == ENOENT ? 404 :
+			 503, NULL);
+		tsx->killed = true;
+	}
+	sip_tsx_run(ua);
+}
+
+/**
+ * Send req to the targets of uri (RFC 3263; NULL: req's Request-URI),
+ * in turn, as sip_int.h says.  req is consumed.
+ */
+int sip_tsx_request_uri(struct sip_tsx **tsxp, struct sip_ua *ua,
+			osip_message_t *req, const char *uri,
+			sip_tsx_resp_h *resph, void *arg)
+{
+	struct sip_tsx *tsx;
+	struct sip_addr none;
+	char *ruri = NULL;
+	int err;
+
+	memset(&none, 0, sizeof(none));
+	if (!uri && (!req->req_uri ||
+		     osip_uri_to_str(req->req_uri, &ruri) < 0)) {
+		osip_message_free(req);
+		return EINVAL;
+	}
+	tsx = tsx_new(ua, MSG_IS_INVITE(req) ? ICT : NICT, SIP_UDP, &none,
+		      NULL);
+	if (tsx)
+		tsx->fo = calloc(1, sizeof(*tsx->fo));
+	if (!tsx || !tsx->fo) {
+		osip_free(ruri);
+		osip_message_free(req);
+		gw_mem_deref(tsx);
+		return ENOMEM;
+	}
+	tsx->fo->req = req;
+	err = sip_dns_resolve(&tsx->fo->q, ua, uri ? uri : ruri, fo_resolved,
+			      tsx);
+	osip_free(ruri);
+	if (err) {
+		gw_mem_deref(tsx);	/* frees req */
+		return err;
+	}
+	tsx->resph = resph;
+	tsx->arg = arg;
+	tsx->next = ua->tsxs;		/* the list's reference */
+	ua->tsxs = tsx;
+	if (tsxp)
+		*tsxp = gw_mem_ref(tsx);
+	return 0;
+}
+
+/** No further target for tsx: its owner gave up on it. */
+void sip_tsx_no_failover(struct sip_tsx *tsx)
+{
+	if (tsx && tsx->fo)
+		tsx->fo->stop = true;
+}
+
+/** See sip_int.h: where a request to a name went, once per target. */
+bool sip_tsx_retargeted(struct sip_tsx *tsx, osip_message_t **reqp)
+{
+	osip_message_t *m = NULL;
+
+	if (!tsx || !tsx->fo || !tsx->fo->moved || !tsx->tr)
+		return false;
+	tsx->fo->moved = false;
+	if (reqp && tsx->tr->orig_request &&
+	    osip_message_clone(tsx->tr->orig_request, &m) == 0) {
+		if (*reqp)
+			osip_message_free(*reqp);
+		*reqp = m;
+	}
+	return true;
+}
+
+/*
+ * A response or failure for tsx: true when it was a failure RFC 3263
+ * s.4.3 moves to the next target and the request went there (the
+ * owner is not told).
+ */
+static bool fo_failover(struct sip_tsx *tsx, int status,
+			const osip_message_t *msg)
+{
+	struct sip_tsx_fo *fo = tsx->fo;
+	struct sip_tsx *old;
+	struct sip_ua *ua = tsx->ua;
+
+	if (!fo || !tsx->tr)
+		return false;
+	if (msg && status != 503) {
+		fo->answered = true;
+		return false;
+	}
+	if ((!msg && status != 408 && status != 503) || fo->answered ||
+	    fo->stop || !tsx->resph || fo->next >= fo->n)
+		return false;
+	/* The failed transaction finishes on a sip_tsx of its own. */
+	old = tsx_new(ua, tsx->type, tsx->tp, &tsx->dst, tsx->conn);
+	if (!old)
+		return false;
+	old->tr = tsx->tr;
+	old->killed = tsx->killed;
+	osip_transaction_set_reserved1(old->tr, old);
+	old->next = ua->tsxs;
+	ua->tsxs = old;
+	tsx->tr = NULL;
+	GW_INFO("%s: %d from %s, trying the next target (RFC 3263 s.4.3)",
+		fo->req->sip_method, status, sip_transport_name(tsx->tp));
+	if (fo_try_next(tsx)) {
+		tsx->killed = true;
+		return false;
+	}
+	return true;
 }
 
 /** Send resp (consumed) in server transaction tsx. */
@@ -602,7 +940,8 @@ void sip_tsx_run(struct sip_ua *ua)
 			ua->evq = ev->next;
 			if (!ua->evq)
 				ua->evq_tail = NULL;
-			if (ev->tsx->resph)
+			if (ev->tsx->resph &&
+			    !fo_failover(ev->tsx, ev->status, ev->msg))
 				ev->tsx->resph(ev->tsx, ev->status, ev->msg,
 					       ev->tsx->arg);
 			if (ev->msg)
@@ -648,6 +987,8 @@ static bool served_method(const struct sip_ua *ua, const char *m)
 {
 	if (!strcmp(m, "PRACK"))
 		return ua->conf.prack;
+	if (!strcmp(m, "REGISTER"))
+		return ua->registrar != NULL;
 	return strcmp(m, "REGISTER") && strcmp(m, "SUBSCRIBE") &&
 		strcmp(m, "PUBLISH") && strcmp(m, "MESSAGE");
 }
@@ -1138,6 +1479,7 @@ void sip_tsx_close(struct sip_ua *ua)
 	}
 	ua->evq_tail = NULL;
 	tsx_free_dead(ua, true);
+	sip_dns_close(ua);
 	if (ua->osip) {
 		osip_release(ua->osip);
 		ua->osip = NULL;

@@ -19,8 +19,10 @@
  * without a To tag starts a session; other requests with a To tag go to
  * their dialog (481 when there is none, s.12.2.2); OPTIONS is answered
  * with Allow, Accept and Supported (s.11.2); CANCEL goes to the INVITE
- * it cancels (481 when none, s.9.2).  REGISTER is refused with 405 until
- * the registrar exists.
+ * it cancels (481 when none, s.9.2).  REGISTER goes to the registrar
+ * (registrar.c) when one is open, and gets 405 otherwise; it is
+ * authenticated even with a To tag, which creates no dialog for it
+ * (s.10.2: REGISTER is outside any dialog).
  *
  * Authentication as a UAS (sip_ua_set_auth, sip.h has the policy) runs
  * before that dispatch, for requests outside a dialog.  A wrong
@@ -36,8 +38,10 @@ static void ua_destroy(void *data)
 
 	ua->closing = true;
 	sip_session_close_all(ua);
+	sip_reg_close_all(ua);
 	if (ua->osip)
-		sip_tsx_run(ua);	/* the BYEs and 503s go out */
+		sip_tsx_run(ua);	/* the BYEs, 503s and un-REGISTERs go
+					 * out */
 	sip_transport_close(ua);
 	sip_tsx_close(ua);
 	gw_mem_deref(ua->user_agent);
@@ -46,6 +50,7 @@ static void ua_destroy(void *data)
 	gw_mem_deref(ua->auth_password);
 	gw_mem_deref(ua->auth_srv);
 	gw_mem_deref(ua->acl);
+	gw_mem_deref(ua->registrar);
 }
 
 /**
@@ -285,13 +290,25 @@ static struct sip_auth_cred *find_cred(const osip_message_t *req,
 bool sip_ua_authorized(struct sip_ua *ua, struct sip_tsx *tsx,
 		       const osip_message_t *req, const struct sip_src *src)
 {
+	if (sip_tag(req->to) && !MSG_IS_REGISTER(req))
+		return true;
+	return sip_ua_authorized_user(ua, tsx, req, src, NULL, 0);
+}
+
+bool sip_ua_authorized_user(struct sip_ua *ua, struct sip_tsx *tsx,
+			    const osip_message_t *req,
+			    const struct sip_src *src, char *user,
+			    size_t size)
+{
 	struct sip_auth_cred *cred;
 	enum sip_auth_result res = SIP_AUTH_FAILED;
 	const char *method = req->sip_method;
 	int err;
 
+	if (user && size)
+		user[0] = '\0';
 	if (!ua->auth_srv || MSG_IS_ACK(req) || MSG_IS_CANCEL(req) ||
-	    MSG_IS_OPTIONS(req) || sip_tag(req->to))
+	    MSG_IS_OPTIONS(req))
 		return true;
 	if (acl_match(ua, &src->peer))
 		return true;
@@ -308,6 +325,8 @@ bool sip_ua_authorized(struct sip_ua *ua, struct sip_tsx *tsx,
 	if (err)
 		res = SIP_AUTH_FAILED;
 	if (res == SIP_AUTH_OK) {
+		if (user && size && cred->username)
+			snprintf(user, size, "%s", cred->username);
 		gw_mem_deref(cred);
 		return true;
 	}
@@ -391,6 +410,8 @@ json_t *sip_ua_json(const struct sip_ua *ua)
 			pending++;
 	}
 	json_object_set_new(o, "sessions", sip_session_json(ua));
+	json_object_set_new(o, "registrations", sip_reg_json(ua));
+	json_object_set_new(o, "registrar", sip_registrar_json(ua));
 	json_object_set_new(o, "transactions", json_integer(n));
 	json_object_set_new(o, "pending", json_integer(pending));
 	json_object_set_new(o, "stats", json_pack(
@@ -411,6 +432,16 @@ json_t *sip_ua_json(const struct sip_ua *ua)
 void sip_ua_request(struct sip_ua *ua, struct sip_tsx *tsx,
 		    osip_message_t *req, const struct sip_src *src)
 {
+	if (MSG_IS_REGISTER(req)) {
+		char user[128];
+
+		if (!ua->registrar)
+			sip_tsx_respond(tsx, req, 405);
+		else if (sip_ua_authorized_user(ua, tsx, req, src, user,
+						sizeof(user)))
+			sip_registrar_request(ua, tsx, req, src, user);
+		return;
+	}
 	if (!sip_ua_authorized(ua, tsx, req, src))
 		return;
 	if (MSG_IS_CANCEL(req)) {

@@ -17,14 +17,23 @@
  * One line per event on stdout, for the tests.
  *
  *   siptu -l udp:127.0.0.1:5070 [-l tcp:...] [-r 486] [-d ms] [-R]
- *         [-E] [-P] [-A user:password [-M]] [-C user:password]
+ *         [-E] [-P] [-A user:password [-M] [-G db|-]] [-C user:password]
  *         [-c sip:uas@127.0.0.1:5080 [-n calls] [-H hold_ms]]
+ *         [-g sip:127.0.0.1:5080 [-x expires]]
  *
  * -R rings (180) first, -E sends 183 with the SDP first (early media),
  * -P does 100rel (RFC 3262), -d delays the answer, -A requires digest
  * authentication (realm "siptu") with that one user (-M: challenge with
  * MD5 alone, as SIPp 3.6 answers only a first challenge in MD5), -C
  * answers 401/407 with those credentials.
+ *
+ * -G runs the registrar for the -A user, its bindings in the SQLite
+ * file db ("-": in memory); at exit siptu prints "bindings N" and
+ * one "binding AOR CONTACT" line per binding.  -g registers
+ * sip:siptu@HOST (HOST: the registrar URI's) at that registrar, with
+ * the -C credentials, for -x seconds (default 3600), printing
+ * "reg STATE status=N" on each change; a SIGTERM then un-REGISTERs
+ * before siptu leaves.
  */
 
 static unsigned reject_status;
@@ -37,6 +46,11 @@ static const char *call_uri;
 static unsigned calls_left, hold_ms = 500, calls_done, calls_failed;
 static char auth_user[64], auth_pass[64];	/* -A */
 static bool auth_md5;				/* -M */
+static const char *registrar_db;		/* -G */
+static const char *reg_uri;			/* -g */
+static unsigned reg_expires;			/* -x */
+static struct sip_reg *reg;
+static bool stopping;
 
 static const struct sip_sdp_codec codecs[] = {
 	{ "PCMA", 8000, 1, 8, NULL },
@@ -266,10 +280,69 @@ static int split_cred(const char *arg, char *user, char *pass, size_t size)
 	return 0;
 }
 
+static void reg_event(struct sip_reg *r, const struct sip_reg_info *info,
+		      void *arg)
+{
+	(void)r;
+	(void)arg;
+	printf("reg %s status=%u\n", sip_reg_state_name(info->state),
+	       info->last_status);
+	fflush(stdout);
+	if (info->state == SIP_REG_STOPPED) {
+		reg = NULL;
+		if (stopping)
+			gw_loop_stop();
+	}
+}
+
+static int start_reg(const char *cuser, const char *cpass)
+{
+	struct sip_reg_conf rc;
+	char aor[128];
+	const char *host = strchr(reg_uri, ':');
+
+	snprintf(aor, sizeof(aor), "sip:siptu@%.*s", host ?
+		 (int)strcspn(host + 1, ":;>") : 0, host ? host + 1 : "");
+	memset(&rc, 0, sizeof(rc));
+	rc.registrar = reg_uri;
+	rc.aor = aor;
+	rc.auth_user = cuser[0] ? cuser : NULL;
+	rc.auth_password = cpass[0] ? cpass : NULL;
+	rc.expires_s = reg_expires;
+	rc.retry_min_s = 1;
+	rc.retry_max_s = 4;
+	return sip_reg_add(&reg, ua, &rc, reg_event, NULL);
+}
+
+static void print_bindings(void)
+{
+	json_t *j = sip_registrar_json(ua), *b;
+	size_t i;
+
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return;
+	}
+	printf("bindings %zu\n", json_array_size(json_object_get(j,
+							     "bindings")));
+	json_array_foreach(json_object_get(j, "bindings"), i, b)
+		printf("binding %s %s q=%.3f\n",
+		       json_string_value(json_object_get(b, "aor")),
+		       json_string_value(json_object_get(b, "contact")),
+		       json_real_value(json_object_get(b, "q")));
+	fflush(stdout);
+	json_decref(j);
+}
+
 static void on_signal(int sig, void *arg)
 {
 	(void)sig;
 	(void)arg;
+	/* Un-REGISTER first, and leave once it is answered. */
+	if (reg && !stopping && !sip_reg_remove(reg)) {
+		stopping = true;
+		return;
+	}
 	gw_loop_stop();
 }
 
@@ -303,7 +376,8 @@ int main(int argc, char **argv)
 	unsigned nl = 0, i;
 	int opt, err;
 
-	while ((opt = getopt(argc, argv, "l:r:d:REPA:MC:c:n:H:v")) != -1) {
+	while ((opt = getopt(argc, argv,
+				   "l:r:d:REPA:MG:C:c:n:H:g:x:v")) != -1) {
 		switch (opt) {
 		case 'l':
 			if (nl < GW_ARRAY_SIZE(lspecs))
@@ -320,6 +394,9 @@ int main(int argc, char **argv)
 				return 2;
 			break;
 		case 'M': auth_md5 = true; break;
+		case 'G': registrar_db = optarg; break;
+		case 'g': reg_uri = optarg; break;
+		case 'x': reg_expires = (unsigned)atoi(optarg); break;
 		case 'C':
 			if (split_cred(optarg, cuser, cpass, sizeof(cuser)))
 				return 2;
@@ -350,6 +427,15 @@ int main(int argc, char **argv)
 
 		err = sip_ua_set_auth(ua, &ac);
 	}
+	if (!err && registrar_db) {
+		struct sip_registrar_conf rc = { .db_path = registrar_db };
+
+		if (!strcmp(registrar_db, "-"))
+			rc.db_path = NULL;
+		err = sip_registrar_open(ua, &rc);
+	}
+	if (!err && reg_uri)
+		err = start_reg(cuser, cpass);
 	if (err) {
 		fprintf(stderr, "siptu: %s\n", strerror(err));
 		return 1;
@@ -364,6 +450,7 @@ int main(int argc, char **argv)
 	}
 	gw_loop_run();
 	gw_tmr_cancel(&call_tmr);
+	print_bindings();
 	ua = gw_mem_deref(ua);
 	printf("exit live=%zu\n", gw_mem_live());
 	fflush(stdout);

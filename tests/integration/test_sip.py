@@ -1,7 +1,8 @@
 """tests/integration/test_sip.py - sip/ against a real peer: SIPp
 (sip-tester) calls the test TU (siptu) over UDP and TCP, and siptu calls
 SIPp; CANCEL, 486, re-INVITE hold/resume, REFER with its NOTIFYs, PRACK;
-digest authentication both ways (a 401 challenge)."""
+digest authentication both ways (a 401 challenge); REGISTER both ways
+(siptu's registrar and its SQLite store, siptu registering at SIPp)."""
 
 import os
 import shutil
@@ -227,6 +228,96 @@ def siptu_uac_wrong_password_403():
     check(rc == 1 and "calls done=0 failed=1" in t.out,
           "a bad digest got through", *t.out)
     check(any("status=403" in l for l in t.lines("event")), *t.out)
+
+
+def registrar_tu(db, *extra):
+    return tu("-A", "alice:secret", "-M", "-G", db, *extra)
+
+
+def bindings(t):
+    b = t.lines("bindings ")
+    return int(b[-1].split()[1]) if b else None
+
+
+@tap.test
+def sipp_registers_at_siptu_registrar():
+    """SIPp registers (401 each time), is told 423 for 10 s, adds a
+    second contact with q; the bindings survive a restart of siptu (the
+    SQLite store), Contact: * removes them all."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        db = os.path.join(d, "location.sqlite")
+        t, port = registrar_tu(db)
+        r = sipp("-sf", os.path.join(SCEN, "register_uac.xml"),
+                 f"127.0.0.1:{port}", "-p", str(free_port()), "-m", "1",
+                 "-i", "127.0.0.1", "-s", "alice", "-au", "alice",
+                 "-ap", "secret")
+        sipp_ok(r, "REGISTER, 423, second contact")
+        closed_clean(t)
+        check(bindings(t) == 2, "not 2 bindings", *t.out)
+        check(any("sip:alice@192.0.2.10:5060 q=0.500" in l
+                  for l in t.lines("binding ")), *t.out)
+        # A restart: the store has them.
+        t, port = registrar_tu(db)
+        closed_clean(t)
+        check(bindings(t) == 2, "bindings lost over a restart", *t.out)
+        # Contact: * with Expires: 0.
+        t, port = registrar_tu(db)
+        r = sipp("-sf", os.path.join(SCEN, "register_uac_clear.xml"),
+                 f"127.0.0.1:{port}", "-p", str(free_port()), "-m", "1",
+                 "-i", "127.0.0.1", "-s", "alice", "-au", "alice",
+                 "-ap", "secret")
+        sipp_ok(r, "Contact: *")
+        closed_clean(t)
+        check(bindings(t) == 0, "Contact: * left bindings", *t.out)
+
+
+@tap.test
+def sipp_register_wrong_password_403():
+    """The registrar's digest policy: a wrong password gets 403."""
+    t, port = registrar_tu("-")
+    r = auth_sipp(port, "uac_auth_fail.xml", "alice", "wrong")
+    sipp_ok(r, "INVITE with a wrong password still 403")
+    r = sipp("-sf", os.path.join(SCEN, "register_uac.xml"),
+             f"127.0.0.1:{port}", "-p", str(free_port()), "-m", "1",
+             "-i", "127.0.0.1", "-s", "alice", "-au", "alice",
+             "-ap", "wrong", timeout=20)
+    check(r.returncode != 0, "a wrong password registered")
+    closed_clean(t)
+    check(bindings(t) == 0, "a binding from a wrong password", *t.out)
+
+
+@tap.test
+def siptu_registers_at_sipp():
+    """siptu answers SIPp's 401s, refreshes the 2 s binding with the
+    same Call-ID, and un-REGISTERs (Expires: 0) when told to stop."""
+    import subprocess
+    import tempfile
+    import time
+    port = free_port()
+    uas = subprocess.Popen(["sipp", "-sf",
+                            os.path.join(SCEN, "register_uas.xml"),
+                            "-i", "127.0.0.1", "-p", str(port), "-m", "1",
+                            "-nostdin", "-timeout", "20s", "-timeout_error"],
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL,
+                           cwd=tempfile.gettempdir())
+    try:
+        time.sleep(0.5)
+        t = Siptu("-l", f"udp:127.0.0.1:{free_port()}",
+                  "-g", f"sip:127.0.0.1:{port}", "-C", "alice:secret").start()
+        check(wait_for(lambda: len(t.lines("reg registered")) >= 2, 10),
+              "no refresh", *t.out)
+        rc = t.stop()
+        check(rc == 0, f"siptu exit {rc}", *t.out)
+        check("reg unregistering status=200" in t.out, *t.out)
+        check("reg stopped status=200" in t.out, *t.out)
+        check("exit live=0" in t.out, "siptu leaked", *t.out)
+        check(uas.wait(20) == 0, "SIPp registrar: scenario failed")
+    finally:
+        if uas.poll() is None:
+            uas.kill()
+            uas.wait()
 
 
 if __name__ == "__main__":

@@ -669,16 +669,19 @@ static void test_auth(void **state)
 	}
 }
 
-static void test_names_refused(void **state)
+/* A name that cannot resolve (RFC 2606 .invalid): the call closes with
+ * 404, as RFC 3263 resolution failing says. */
+static void test_names_unresolved(void **state)
 {
 	struct sip_ua *ua = ua_new(PORT_A, NULL, NULL, NULL);
-	struct sip_call_params p = { .uri = "sip:1000@pbx.example.com" };
-	struct sip_session *s;
+	struct sip_call_params p = { .uri = "sip:1000@pbx.invalid" };
+	struct side a = {0};
 
 	(void)state;
-	/* RFC 3263 resolution is not there yet: a clear error. */
-	assert_int_equal(sip_session_connect(&s, ua, &p, side_event, NULL),
-			 ENOTSUP);
+	assert_int_equal(sip_session_connect(&a.sess, ua, &p, side_event,
+					     &a), 0);
+	run_until(&a.closed, 1);
+	assert_int_equal(a.last_status, 404);
 	gw_mem_deref(ua);
 }
 
@@ -703,7 +706,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_prack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_names_refused, setup,
+		cmocka_unit_test_setup_teardown(test_names_unresolved, setup,
 						teardown),
 	};
 

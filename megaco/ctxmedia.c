@@ -1,0 +1,390 @@
+/* megaco/ctxmedia.c - a context's media, run on a media worker */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GW_LOG_MOD "mg"
+#include "core.h"
+#include "tdm.h"
+#include "mg_int.h"
+
+/*
+ * The model (main thread) describes what a context's media should be in
+ * a struct mg_cm_state and sends a copy after every change; the worker
+ * makes it so (DESIGN.md, "Threads and clocks": commands one way, events
+ * the other, nothing else shared).  On the worker a context is one
+ * media_chan — with its RTP stream once the context has an RTP
+ * termination, without one while only the TDM termination is there
+ * (tones and digits during call set-up) — ticked by its timeslot's
+ * frames.  A codec change re-creates the channel on the same port.
+ */
+
+struct mg_cm {
+	/* main thread */
+	struct media_worker *wk;
+	mg_cm_ev_h *h;
+	void *arg;
+	bool closed;
+	struct gw_loop *main;
+	/* worker thread */
+	struct mg_cm_state cur;
+	bool have;			/* cur is valid */
+	struct tdm_chan *ch;		/* open, when the context has one */
+	struct media_chan *chan;
+	unsigned chan_gen;
+	bool chan_rtp;
+	unsigned digits_seq;
+	uint64_t frames;
+	bool counted;
+};
+
+struct cm_job {
+	struct mg_cm *cm;		/* a reference */
+	struct mg_cm_state st;
+	mg_cm_stats_h *sh;
+	void *sarg;
+	struct mg_cm_stats stats;
+};
+
+struct cm_ev {
+	struct mg_cm *cm;		/* a reference */
+	enum mg_cm_ev ev;
+	char digit;
+	unsigned ms;
+};
+
+/* ---- worker -> main -------------------------------------------------- */
+
+static void ev_run(void *arg)
+{
+	struct cm_ev *e = arg;
+
+	if (!e->cm->closed && e->cm->h)
+		e->cm->h(e->ev, e->digit, e->ms, e->cm->arg);
+	gw_mem_deref(e->cm);
+	gw_mem_deref(e);
+}
+
+static void ev_post(struct mg_cm *cm, enum mg_cm_ev ev, char digit,
+		    unsigned ms)
+{
+	struct cm_ev *e = gw_mem_zalloc(sizeof(*e), NULL);
+
+	if (!e)
+		return;
+	e->cm = gw_mem_ref(cm);
+	e->ev = ev;
+	e->digit = digit;
+	e->ms = ms;
+	if (gw_loop_post(cm->main, ev_run, e)) {
+		gw_mem_deref(e->cm);
+		gw_mem_deref(e);
+	}
+}
+
+/* ---- on the worker --------------------------------------------------- */
+
+static void on_chan(struct media_chan *c, enum media_chan_ev ev, char digit,
+		    unsigned duration_ms, void *arg)
+{
+	struct mg_cm *cm = arg;
+
+	(void)c;
+	switch (ev) {
+	case MEDIA_CHAN_DIGIT_TDM:
+		ev_post(cm, MG_CM_DIGIT, digit, duration_ms);
+		break;
+	case MEDIA_CHAN_DIGIT_RTP:
+		ev_post(cm, MG_CM_RTP_DIGIT, digit, duration_ms);
+		break;
+	case MEDIA_CHAN_RTP_TIMEOUT:
+		ev_post(cm, MG_CM_RTP_TIMEOUT, 0, 0);
+		break;
+	case MEDIA_CHAN_FAX_TONE:
+		ev_post(cm, MG_CM_FAX, digit, 0);
+		break;
+	}
+}
+
+static void on_frame(struct tdm_chan *ch, const uint8_t *rx, uint8_t *tx,
+		     void *arg)
+{
+	struct mg_cm *cm = arg;
+
+	(void)ch;
+	cm->frames++;
+	if (cm->cur.loopback)
+		memcpy(tx, rx, TDM_FRAME_SAMPLES);
+	else if (cm->chan)
+		media_chan_tick(cm->chan, rx, tx);
+}
+
+static enum media_dir dir_of(const struct mg_cm_state *st)
+{
+	if (st->to_ip && st->to_line)
+		return MEDIA_DIR_SENDRECV;
+	if (st->to_ip)
+		return MEDIA_DIR_SENDONLY;
+	if (st->to_line)
+		return MEDIA_DIR_RECVONLY;
+	return MEDIA_DIR_INACTIVE;
+}
+
+static void chan_free(struct mg_cm *cm)
+{
+	cm->chan = gw_mem_deref(cm->chan);
+}
+
+static int chan_make(struct mg_cm *cm, struct mg_cm_state *st)
+{
+	struct media_stream_conf sc = {0};
+	struct media_chan_conf cf = {0};
+	struct media_rtp_socks socks;
+	int err;
+
+	cf.law = st->alaw ? MEDIA_LAW_ALAW : MEDIA_LAW_ULAW;
+	cf.codec = st->rtp ? st->codec.codec : MEDIA_PCMA;
+	cf.fmtp = st->codec.fmtp[0] ? st->codec.fmtp : NULL;
+	cf.ptime = st->codec.ptime ? st->codec.ptime : 20;
+	cf.te = st->rtp && st->codec.te_pt;
+	cf.ec = st->ec && st->tdm;
+	cf.ec_tail_ms = st->ec_tail_ms;
+	cf.tone_country = st->tone_country;
+	cf.detect_dtmf = st->detect_dtmf;
+	cf.detect_fax = st->detect_fax;
+	if (!st->rtp)
+		return media_chan_alloc(&cm->chan, &cf, NULL, on_chan, cm);
+
+	if (st->socks.fd >= 0) {
+		socks = st->socks;
+		st->socks.fd = st->socks.rtcp_fd = -1;
+	} else {
+		/* Again on the same port: the previous channel held it. */
+		err = media_rtp_socks_bind(&socks, st->local_ip, st->port,
+					   (uint16_t)(st->port + 1), false);
+		if (err)
+			return err;
+	}
+	sc.socks = &socks;
+	sc.local_ip = st->local_ip;
+	sc.port_min = sc.port_max = st->port;
+	sc.remote_ip = st->remote_ip[0] ? st->remote_ip : NULL;
+	sc.remote_port = st->remote_port;
+	sc.pt = st->codec.pt;
+	sc.clock = media_codec_info(st->codec.codec)->clock;
+	sc.te_pt = st->codec.te_pt;
+	sc.cn = st->codec.cn;
+	sc.jb_nominal_ms = st->jitter_ms;
+	sc.jb_adaptive = true;
+	sc.rtp_timeout_ms = st->rtp_timeout_ms;
+	sc.symmetric = true;
+	sc.dir = dir_of(st);
+	err = media_chan_alloc(&cm->chan, &cf, &sc, on_chan, cm);
+	media_rtp_socks_close(&socks);
+	return err;
+}
+
+static void cm_do_apply(struct mg_cm *cm, struct mg_cm_state *st)
+{
+	const struct mg_cm_state *old = cm->have ? &cm->cur : NULL;
+	bool need = st->tdm || st->rtp;
+	struct media_stream *s;
+	int err = 0;
+
+	/* the timeslot */
+	if (cm->ch && (!st->tdm || st->span != old->span || st->ts != old->ts)) {
+		tdm_chan_close(cm->ch);
+		cm->ch = NULL;
+	}
+	/* the channel: re-created for a new codec, RTP coming or going,
+	 * or DSP that is set at creation */
+	if (cm->chan && (!need || st->gen != cm->chan_gen ||
+			 st->rtp != cm->chan_rtp || st->ec != old->ec ||
+			 st->detect_dtmf != old->detect_dtmf ||
+			 st->detect_fax != old->detect_fax ||
+			 st->alaw != old->alaw))
+		chan_free(cm);
+	if (need && !cm->chan) {
+		err = chan_make(cm, st);
+		if (err) {
+			GW_WARN("context media: %s", strerror(err));
+			ev_post(cm, MG_CM_FAILED, 0, 0);
+		} else {
+			cm->chan_gen = st->gen;
+			cm->chan_rtp = st->rtp;
+			if (st->tone < MEDIA_TONE_COUNT)
+				media_chan_tone(cm->chan, st->tone);
+		}
+	} else if (cm->chan) {
+		s = media_chan_stream(cm->chan);
+		if (s && (strcmp(st->remote_ip, old->remote_ip) ||
+			  st->remote_port != old->remote_port) &&
+		    st->remote_ip[0])
+			media_stream_set_remote(s, st->remote_ip,
+						st->remote_port, 0);
+		if (st->to_ip != old->to_ip || st->to_line != old->to_line)
+			media_chan_set_dir(cm->chan, dir_of(st));
+		if (st->tone != old->tone)
+			media_chan_tone(cm->chan, st->tone);
+	}
+	media_rtp_socks_close(&st->socks);
+	if (cm->chan && st->digits_seq != cm->digits_seq && st->digits[0])
+		media_chan_digits(cm->chan, st->digits);
+	cm->digits_seq = st->digits_seq;
+
+	if (st->tdm && !cm->ch) {
+		struct tdm_chan *ch = tdm_span_chan(st->span, st->ts);
+
+		err = ch ? tdm_chan_open(ch, on_frame, cm) : ENOENT;
+		if (err) {
+			GW_WARN("tdm/%u/%u: cannot open: %s",
+				tdm_span_id(st->span), st->ts, strerror(err));
+			ev_post(cm, MG_CM_FAILED, 0, 0);
+		} else {
+			cm->ch = ch;
+		}
+	}
+	if (!cm->counted && cm->chan) {
+		media_worker_chans_add(cm->wk, 1);
+		cm->counted = true;
+	} else if (cm->counted && !cm->chan) {
+		media_worker_chans_add(cm->wk, -1);
+		cm->counted = false;
+	}
+	cm->cur = *st;
+	cm->have = true;
+}
+
+static void job_destroy(void *arg)
+{
+	struct cm_job *j = arg;
+
+	media_rtp_socks_close(&j->st.socks);
+	gw_mem_deref(j->cm);
+}
+
+static void job_apply(void *arg)
+{
+	struct cm_job *j = arg;
+
+	cm_do_apply(j->cm, &j->st);
+	gw_mem_deref(j);
+}
+
+static void job_stats(void *arg)
+{
+	struct cm_job *j = arg;
+	struct mg_cm *cm = j->cm;
+
+	if (cm->chan) {
+		j->stats.valid = true;
+		j->stats.rtp = media_chan_stream(cm->chan) != NULL;
+		media_chan_stats(cm->chan, &j->stats.st);
+	}
+	j->stats.tdm_frames = cm->frames;
+}
+
+static void job_stats_done(void *arg)
+{
+	struct cm_job *j = arg;
+
+	if (j->sh)
+		j->sh(&j->stats, j->sarg);
+	gw_mem_deref(j);
+}
+
+static void job_close(void *arg)
+{
+	struct cm_job *j = arg;
+	struct mg_cm *cm = j->cm;
+
+	if (cm->ch)
+		tdm_chan_close(cm->ch);
+	cm->ch = NULL;
+	chan_free(cm);
+	if (cm->counted)
+		media_worker_chans_add(cm->wk, -1);
+	cm->counted = false;
+	gw_mem_deref(j);
+}
+
+/* ---- main thread ----------------------------------------------------- */
+
+int mg_cm_alloc(struct mg_cm **cmp, struct media_worker *wk, mg_cm_ev_h *h,
+		void *arg)
+{
+	struct mg_cm *cm = gw_mem_zalloc(sizeof(*cm), NULL);
+
+	if (!cm)
+		return ENOMEM;
+	cm->wk = wk;
+	cm->h = h;
+	cm->arg = arg;
+	cm->main = gw_loop_self();
+	*cmp = cm;
+	return 0;
+}
+
+struct media_worker *mg_cm_worker(const struct mg_cm *cm)
+{
+	return cm->wk;
+}
+
+static struct cm_job *job_new(struct mg_cm *cm)
+{
+	struct cm_job *j = gw_mem_zalloc(sizeof(*j), job_destroy);
+
+	if (!j)
+		return NULL;
+	j->cm = gw_mem_ref(cm);
+	j->st.socks.fd = j->st.socks.rtcp_fd = -1;
+	return j;
+}
+
+/** Send st to the worker; its sockets go with it. */
+int mg_cm_apply(struct mg_cm *cm, struct mg_cm_state *st)
+{
+	struct cm_job *j = job_new(cm);
+	int err;
+
+	if (!j)
+		return ENOMEM;
+	j->st = *st;
+	st->socks.fd = st->socks.rtcp_fd = -1;
+	err = media_worker_run(cm->wk, job_apply, j);
+	if (err)
+		gw_mem_deref(j);
+	return err;
+}
+
+/** The context's figures, to h on this thread. */
+int mg_cm_stats(struct mg_cm *cm, mg_cm_stats_h *h, void *arg)
+{
+	struct cm_job *j = job_new(cm);
+	int err;
+
+	if (!j)
+		return ENOMEM;
+	j->sh = h;
+	j->sarg = arg;
+	err = media_worker_call(cm->wk, job_stats, j, job_stats_done, j);
+	if (err)
+		gw_mem_deref(j);
+	return err;
+}
+
+/** Stop the context's media; releases the caller's reference. */
+void mg_cm_close(struct mg_cm *cm)
+{
+	struct cm_job *j;
+
+	if (!cm)
+		return;
+	cm->closed = true;
+	j = job_new(cm);
+	if (!j || media_worker_run(cm->wk, job_close, j)) {
+		GW_ERR("context media: cannot stop it on its worker");
+		gw_mem_deref(j);
+	}
+	gw_mem_deref(cm);
+}

@@ -1,0 +1,308 @@
+"""tests/integration/test_megaco.py - junction-mg as an H.248 MG under a
+softswitch: the project's MGC test driver on the Erlang/OTP megaco stack
+(mgc_driver.erl) registers it, audits it, builds TDM + RTP contexts, plays
+tones and digits, collects digits through a digit map, reads statistics,
+and fails over between two MGCs.  The PSTN side is pstnsim over the
+virtual spans, its calls placed by a tdmprobe on the D-channel; the IP
+side a plain RTP peer (rtp.py).  What goes through is measured: the
+milliwatt tone's frequency and level, the digits collected."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (Pstnsim, Tap, check, free_port, on_exit,  # noqa: E402
+                     probe_events, probe_start, prog, wait_for)
+from mgc import (Mgc, context_id, errors,  # noqa: E402
+                 local_sdp, observed_events, service_change_params,
+                 statistics, terminations)
+import rtp  # noqa: E402
+
+tap = Tap()
+
+
+class Mg:
+    """junction-mg alone, its spans under the [mgc ext] softswitch."""
+
+    def __init__(self, sim, mgc_ports, version=3, encoding="pretty",
+                 timeout_ms=30000):
+        self.sim = sim
+        self.port = free_port("udp", 13000, 300)
+        rtp_lo = 20000 + (os.getpid() % 200) * 40
+        addrs = ", ".join(f"127.0.0.1:{p}" for p in mgc_ports)
+        self.conf = os.path.join(sim.rundir, "mg.conf")
+        with open(self.conf, "w") as f:
+            f.write(f"""
+[general]
+rundir = {sim.rundir}
+log_level = info,mg=debug
+
+[mg]
+local = no
+socket = junction-mg.sock
+rtp_port_min = {rtp_lo}
+rtp_port_max = {rtp_lo + 39}
+max_wait_ms = 50
+
+[mgc ext]
+address = {addrs}
+mg_port = {self.port}
+version = {version}
+encoding = {encoding}
+request_timeout_ms = {timeout_ms}
+
+[span 1]
+control = mgc:ext
+
+[span 2]
+control = mgc:ext
+""")
+        self.log = os.path.join(sim.rundir, "mg.log")
+        logf = open(self.log, "a")
+        self.proc = subprocess.Popen([prog("junction-mg"), "-F", "-c",
+                                      self.conf], stdout=logf,
+                                     stderr=subprocess.STDOUT)
+        logf.close()
+        on_exit(self.stop)
+
+    def ctl(self, cmd):
+        import json
+        r = subprocess.run([prog("junctionctl"), "-s",
+                            os.path.join(self.sim.rundir, "junction-mg.sock"),
+                            "--json", cmd], capture_output=True, text=True,
+                           timeout=10)
+        return json.loads(r.stdout)
+
+    def logtext(self):
+        with open(self.log) as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def setup(version=3, encoding="pretty", mgcs=1, timeout_ms=30000):
+    sim = Pstnsim()
+    sim.start()
+    ports = [free_port("udp", 13400 + 100 * i, 100) for i in range(mgcs)]
+    drivers = []
+    for p in ports:
+        d = Mgc(p, version=version, encoding=encoding)
+        on_exit(d.stop)
+        drivers.append(d)
+    mg = Mg(sim, ports, timeout_ms=timeout_ms)
+    mg.registered = drivers[0].wait_connected(10)
+    drivers[0].wait_servicechange(1)     # the registration itself
+    return sim, mg, drivers
+
+
+def pstn_call(sim, number):
+    """A PRI call from the CPE side to number; its timeslot."""
+    dp = probe_start(sim.rundir, "-D", "call", "5551234", number, "600000")
+
+    def connected():
+        return [e for e in probe_events(dp) if e["event"] == "connect"]
+    check(wait_for(connected, 10), "no connect", probe_events(dp))
+    return dp, [e for e in probe_events(dp) if e.get("ts")][0]["ts"]
+
+
+def add_call(mgc, ts, peer, extra_tdm=""):
+    """Context $ { tdm/1/ts, an RTP termination sending to peer }."""
+    r = mgc.send(
+        "Context = $ { Add = tdm/1/%d { Media { LocalControl { Mode = "
+        "SendReceive } }%s }, Add = $ { Media { Stream = 1 { LocalControl "
+        "{ Mode = SendReceive }, Local { v=0\nc=IN IP4 $\nm=audio $ RTP/AVP "
+        "8 }, Remote { v=0\nc=IN IP4 %s\nm=audio %d RTP/AVP 8 } } } } }"
+        % (ts, extra_tdm, peer.host, peer.port))
+    check(not errors(r), r)
+    ctx = context_id(r)
+    tdm, rtpt = terminations(r)
+    sdp = local_sdp(r, rtpt)
+    port = int([ln for ln in sdp.splitlines()
+                if ln.startswith("m=audio")][0].split()[1])
+    peer.remote = ("127.0.0.1", port)
+    return ctx, tdm, rtpt, sdp
+
+
+@tap.test
+def registers_and_audits():
+    sim, mg, (mgc,) = setup(version=2, encoding="compact")
+    mid, ver = mg.registered
+    print(f"# registered {mid} MEGACO/{ver}")
+    check(mid == f"[127.0.0.1]:{mg.port}", mid)
+    check(ver == 2, "version not negotiated down to 2", ver)
+    r = mgc.send("Context = - { AuditValue = ROOT { Audit { Packages } } }")
+    for pkg in ("g-1", "root-1", "dg-1", "dd-1", "cg-1", "nt-1", "rtp-1",
+                "tdmc-1"):
+        check(pkg in r, f"{pkg} not in Packages", r)
+    check(r.startswith("!/2") or r.startswith("MEGACO/2"), r)
+    r = mgc.send("Context = - { AuditCapability = tdm/1/1 { Audit { "
+                 "Media, Events, Signals } } }")
+    check("cg/rt" in r and "dd/ce" in r, r)
+    r = mgc.send("Context = - { AuditValue = tdm/1/17 { Audit { Media } } }")
+    check("InService" in r or "IV" in r, r)
+    st = mg.ctl("megaco")["megaco"]["mgs"][0]
+    check(st["state"] == "registered" and st["version"] == 2, st)
+
+
+@tap.test
+def errors_as_h248_says():
+    sim, mg, (mgc,) = setup()
+    cases = [
+        ("Context = - { Modify = tdm/9/1 }", 430),
+        ("Context = 77 { Modify = tdm/1/1 }", 411),
+        ("Context = - { Modify = tdm/1/1 { Events = 1 { xyz/abc } } }", 440),
+        ("Context = - { Modify = tdm/1/1 { Events = 1 { dd/zz } } }", 451),
+        ("Context = $ { Add = tdm/1/16 }", 430),   # the D-channel
+        ("Context = $ { Add = ROOT }", 410),
+        ("Context = $ { Add = $ { Media { Stream = 1 { Remote { v=0\n"
+         "c=IN IP4 127.0.0.1\nm=audio 4000 RTP/AVP 99\na=rtpmap:99 "
+         "X-NONE/8000 } } } } }", 510),
+    ]
+    for text, code in cases:
+        got = [c for c, _ in errors(mgc.send(text))]
+        print(f"# {text[:50]!r} -> {got}")
+        check(code in got, f"{text}: {got}, not {code}")
+    # Busy: the second Add of one timeslot is 433; the first stays.
+    r = mgc.send("Context = $ { Add = tdm/1/3 }")
+    ctx = context_id(r)
+    got = [c for c, _ in errors(mgc.send("Context = $ { Add = tdm/1/3 }"))]
+    check(433 in got, got)
+    # A failed command stops its transaction (s.8): the Add after it is
+    # not executed, so tdm/1/5 stays free.
+    r = mgc.send(f"Context = {ctx} {{ Modify = tdm/9/9, "
+                 "Add = tdm/1/5 }")
+    check("tdm/1/5" not in r.split("Error")[-1], r)
+    r = mgc.send("Context = $ { Add = tdm/1/5 }")
+    check(not errors(r), "tdm/1/5 was taken by a command after an error", r)
+    # Garbage gets a 400, and the association lives on.
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(3)
+    s.sendto(b"MEGACO/3 [127.0.0.1]:1 Transaction = 5 { Context = $ "
+             b"{ Sideways = x } }", ("127.0.0.1", mg.port))
+    reply = s.recv(2000).decode()
+    print(f"# garbage -> {reply!r}")
+    check("Error" in reply or "ER" in reply, reply)
+    s.close()
+    r = mgc.send("Context = - { AuditValue = ROOT { Audit { } } }")
+    check(not errors(r), r)
+
+
+@tap.test
+def softswitch_call_carries_milliwatt():
+    sim, mg, (mgc,) = setup()
+    dp, ts = pstn_call(sim, "2000")
+    peer = rtp.RtpPeer()
+    ctx, tdm, rtpt, sdp = add_call(mgc, ts, peer)
+    print(f"# context {ctx}: {tdm} + {rtpt}, Local {sdp.splitlines()}")
+    peer.stream_silence(2.5)          # symmetric RTP: our packets first
+    audio = peer.audio()[-8000:]
+    check(len(audio) == 8000, f"only {len(peer.audio())} samples arrived")
+    f = rtp.dominant_freq(audio)
+    lvl = rtp.level_dbm0(audio)
+    print(f"# milliwatt in RTP: {f:.2f} Hz at {lvl:.2f} dBm0")
+    check(abs(f - 1004) <= 2, f"frequency {f:.2f} Hz")
+    check(abs(lvl + 10) <= 1, f"level {lvl:.2f} dBm0")
+    r = mgc.send(f"Context = {ctx} {{ Subtract = {tdm}, Subtract = {rtpt} }}")
+    st = statistics(r, rtpt)
+    print(f"# Subtract statistics of {rtpt}: {st}")
+    check(st.get("rtp/pr", 0) > 80 and st.get("rtp/ps", 0) > 80, st)
+    check(st.get("nt/dur", 0) >= 2000, st)
+    check(mg.ctl("megaco")["megaco"]["contexts"] == [], "context left")
+
+
+@tap.test
+def tone_signal_completes_and_digit_map_collects():
+    sim, mg, (mgc,) = setup()
+    dp, ts = pstn_call(sim, "3000")    # pstnsim echoes DTMF in-band
+    peer = rtp.RtpPeer()
+    ctx, tdm, rtpt, sdp = add_call(mgc, ts, peer)
+    # Ringback for 400 ms, its completion notified (E.1.2 g/sc).
+    r = mgc.send(f"Context = {ctx} {{ Modify = {tdm} {{ Events = 2 {{ g/sc }}, "
+                 "Signals { cg/rt { SignalType = TimeOut, Duration = 400, "
+                 "NotifyCompletion = { TimeOut } } } } }")
+    check(not errors(r), r)
+    n = mgc.wait_notify(r"g/sc", 5)
+    ev = observed_events(n)
+    print(f"# {ev}")
+    check(ev and ev[0][0] == "g/sc" and ev[0][1].get("meth") == "to", ev)
+    # A digit map, and the digits played toward the line: pstnsim echoes
+    # them in-band, the MG detects and collects them (E.6 dd/ce).
+    r = mgc.send(f"Context = {ctx} {{ Modify = {tdm} {{ Events = 3 {{ dd/ce "
+                 "{ DigitMap = plan } }, DigitMap = plan { (0|00|[1-7]xxx|"
+                 "8xxxxxxx|Fxxxxxxx|Exx|91xxxxxxxxxx|9011x.) }, Signals { "
+                 "SignalList = 1 { dg/d4, dg/d3, dg/d2, dg/d1 } } } }")
+    check(not errors(r), r)
+    n = mgc.wait_notify(r"dd/ce", 10)
+    ev = observed_events(n)
+    print(f"# {ev}")
+    check(ev and ev[0][0] == "dd/ce", ev)
+    check(ev[0][1].get("ds", "").strip('"') == "4321", ev)
+    check(ev[0][1].get("meth") == "um", ev)
+    mgc.send(f"Context = {ctx} {{ Subtract = {tdm}, Subtract = {rtpt} }}")
+
+
+@tap.test
+def span_alarm_is_a_service_change():
+    sim, mg, (mgc,) = setup()
+    dp, ts = pstn_call(sim, "1000")
+    peer = rtp.RtpPeer()
+    ctx, tdm, rtpt, sdp = add_call(mgc, ts, peer)
+    sim.cmd({"cmd": "alarm", "span": 1, "alarm": "ais", "on": True})
+    sc = mgc.wait_servicechange(10)
+    p = service_change_params(sc)
+    print(f"# span 1 in alarm: {p}")
+    check("tdm/1/*" in sc and p.get("method") in ("forced", "fo"), sc)
+    # The timeslot left its context (s.7.2.8 Forced); the RTP
+    # termination stays for the MGC to subtract.
+    r = mgc.send(f"Context = {ctx} {{ AuditValue = {tdm} {{ Audit {{ }} }} }}")
+    check(any(c == 435 for c, _ in errors(r)), r)
+    r = mgc.send(f"Context = {ctx} {{ Subtract = {rtpt} }}")
+    check(not errors(r), r)
+    sim.cmd({"cmd": "alarm", "span": 1, "alarm": "ais", "on": False})
+    sc = mgc.wait_servicechange(10)
+    p = service_change_params(sc)
+    check(p.get("method") in ("restart", "rs") and "900" in
+          str(p.get("reason")), sc)
+
+
+@tap.test
+def fails_over_to_the_second_mgc():
+    sim, mg, (first, second) = setup(mgcs=2, timeout_ms=2000)
+    r = first.send("Context = $ { Add = tdm/1/1 }")
+    ctx = context_id(r)
+    # A signal whose completion the MG will notify in 300 ms; the first
+    # MGC dies meanwhile, and the MG finds out when its Notify goes
+    # unanswered (T-MAX, here 2 s).
+    r = first.send(f"Context = {ctx} {{ Modify = tdm/1/1 {{ Events = 2 {{ "
+                   "g/sc }, Signals { cg/rt { SignalType = TimeOut, "
+                   "Duration = 300, NotifyCompletion = { TimeOut } } } } }")
+    check(not errors(r), r)
+    first.stop()
+    t0 = time.time()
+    mid, ver = second.wait_connected(15)
+    sc = [ln for ln in second.lines if ln.startswith("servicechange")]
+    p = service_change_params(sc[-1].split(" ", 1)[1]) if sc else {}
+    print(f"# {time.time() - t0:.1f} s to fail over: {p}")
+    check(p.get("method") in ("failover", "fl") and "909" in
+          str(p.get("reason")), sc)
+    st = mg.ctl("megaco")["megaco"]["mgs"][0]
+    check(st["failovers"] >= 1 and st["mgc"].endswith(
+        str(second.port)), st)
+    # The context survived, now under the second MGC.
+    r = second.send(f"Context = {ctx} {{ Subtract = tdm/1/1 }}")
+    check(not errors(r), r)
+
+
+if __name__ == "__main__":
+    tap.run()
