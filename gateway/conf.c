@@ -726,6 +726,110 @@ static const struct gw_conf_key trunk_keys[] = {
 	{NULL},
 };
 
+/* ---- SIP: [sip], [user NAME] ---------------------------------------- */
+
+static int check_sip(void *data, const char *label, char *err, size_t errlen)
+{
+	struct gw_sip_conf *c = data;
+	const char *p = c->listen;
+
+	(void)label;
+	while (p && *p) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (!*p)
+			break;
+		if (strncmp(p, "udp:", 4) && strncmp(p, "tcp:", 4) &&
+		    strncmp(p, "tls:", 4)) {
+			snprintf(err, errlen, "listen: '%s' must start with "
+				 "udp:, tcp: or tls:", p);
+			return EINVAL;
+		}
+		if (!strncmp(p, "tls:", 4) && (!*c->tls_cert || !*c->tls_key)) {
+			snprintf(err, errlen, "listen: tls needs tls_cert and "
+				 "tls_key");
+			return EINVAL;
+		}
+		p = strchr(p, ',');
+	}
+	return 0;
+}
+
+static const struct gw_conf_key sip_keys[] = {
+	{"listen", GW_CONF_STR, offsetof(struct gw_sip_conf, listen),
+	 "udp:127.0.0.1:5060, tcp:127.0.0.1:5060", 0, 1000, NULL, 0,
+	 "listeners: transport:address:port, comma-separated; IPv6 "
+	 "addresses in brackets"},
+	{"domain", GW_CONF_STR, offsetof(struct gw_sip_conf, domain),
+	 "", 0, 200, NULL, 0, "our SIP domain (From, realm); empty: the "
+	 "first listener's address"},
+	{"user_agent", GW_CONF_STR, offsetof(struct gw_sip_conf, user_agent),
+	 "Junction", 1, 100, NULL, 0, "User-Agent and Server"},
+	{"session_expires_s", GW_CONF_INT,
+	 offsetof(struct gw_sip_conf, session_expires_s),
+	 "1800", 0, 86400, NULL, 0, "RFC 4028 session timer; 0: off"},
+	{"prack", GW_CONF_BOOL, offsetof(struct gw_sip_conf, prack),
+	 "no", 0, 0, NULL, 0, "offer and accept reliable provisional "
+	 "responses (RFC 3262)"},
+	{"tls_cert", GW_CONF_STR, offsetof(struct gw_sip_conf, tls_cert),
+	 "", 0, 4000, NULL, 0, "PEM certificate for tls: listeners"},
+	{"tls_key", GW_CONF_STR, offsetof(struct gw_sip_conf, tls_key),
+	 "", 0, 4000, NULL, 0, "its PEM private key"},
+	{"tls_ca", GW_CONF_STR, offsetof(struct gw_sip_conf, tls_ca),
+	 "", 0, 4000, NULL, 0, "PEM CA bundle that peers are verified "
+	 "against"},
+	{"tls_verify", GW_CONF_BOOL, offsetof(struct gw_sip_conf, tls_verify),
+	 "yes", 0, 0, NULL, 0, "verify TLS peers' certificates"},
+	{"auth", GW_CONF_BOOL, offsetof(struct gw_sip_conf, auth),
+	 "no", 0, 0, NULL, 0, "digest-authenticate requests from sources "
+	 "not in trusted, against the [user] sections (RFC 7616)"},
+	{"trusted", GW_CONF_STR, offsetof(struct gw_sip_conf, trusted),
+	 "", 0, 2000, NULL, 0, "addresses or CIDR prefixes that need no "
+	 "authentication: trunks, the local host"},
+	{"registrar", GW_CONF_BOOL, offsetof(struct gw_sip_conf, registrar),
+	 "no", 0, 0, NULL, 0, "accept REGISTER from the [user] sections"},
+	{"location", GW_CONF_STR, offsetof(struct gw_sip_conf, location),
+	 "location.sqlite", 1, 4000, NULL, 0, "the registrar's bindings "
+	 "(SQLite); relative to rundir"},
+	{NULL},
+};
+
+static const struct gw_conf_key user_keys[] = {
+	{"password", GW_CONF_STR, offsetof(struct gw_user_conf, password),
+	 "", 1, 200, NULL, GW_CONF_REQUIRED | GW_CONF_RELOAD,
+	 "the user's SIP password"},
+	{NULL},
+};
+
+/* ---- call control: [calls] ------------------------------------------ */
+
+static const char *const ringback_names[] = {"180", "183", NULL};
+
+static const struct gw_conf_key calls_keys[] = {
+	{"causes", GW_CONF_STR, offsetof(struct gw_calls_conf, causes),
+	 "", 0, 4000, NULL, 0,
+	 "Q.850 <-> SIP cause table (RFC 3398 CSV); empty: the installed "
+	 "one; relative: beside this file"},
+	{"cause_map", GW_CONF_STR, offsetof(struct gw_calls_conf, cause_map),
+	 "", 0, 4000, NULL, GW_CONF_RELOAD,
+	 "overrides of single entries, e.g. \"q850:17=486 sip:480=18\""},
+	{"ringback", GW_CONF_ENUM, offsetof(struct gw_calls_conf, ringback),
+	 "180", 0, 0, ringback_names, GW_CONF_RELOAD,
+	 "PSTN alerting without in-band tones: 180 Ringing, or 183 with "
+	 "ringback played toward the caller by the MG"},
+	{"setup_timeout_ms", GW_CONF_INT,
+	 offsetof(struct gw_calls_conf, setup_timeout_ms),
+	 "180000", 1000, 3600000, NULL, GW_CONF_RELOAD,
+	 "a call not answered by then is cleared (cause 19)"},
+	{"drain_ms", GW_CONF_INT, offsetof(struct gw_calls_conf, drain_ms),
+	 "0", 0, 3600000, NULL, GW_CONF_RELOAD,
+	 "at shutdown: calls in progress get this long to end"},
+	{"max_calls", GW_CONF_INT, offsetof(struct gw_calls_conf, max_calls),
+	 "1000", 1, 100000, NULL, GW_CONF_RELOAD,
+	 "more at once are refused (503 / cause 34)"},
+	{NULL},
+};
+
 /* ---- CDRs: [cdr] ---------------------------------------------------- */
 
 static const char *const cdr_sync_names[] = {"normal", "full", NULL};
@@ -759,6 +863,13 @@ const struct gw_conf_section gw_conf_schema[] = {
 	 "a span group that routes can target: [group NAME]", check_group},
 	{"trunk", true, sizeof(struct gw_trunk_conf), trunk_keys,
 	 "a SIP trunk that routes can target: [trunk NAME]", check_trunk},
+	{"sip", false, sizeof(struct gw_sip_conf), sip_keys,
+	 "junctiond's SIP user agent", check_sip},
+	{"user", true, sizeof(struct gw_user_conf), user_keys,
+	 "a SIP user that may register and authenticate: [user NAME]",
+	 NULL},
+	{"calls", false, sizeof(struct gw_calls_conf), calls_keys,
+	 "call control (junctiond)", NULL},
 	{"cdr", false, sizeof(struct gw_cdr_conf), cdr_keys,
 	 "call detail records (junctiond)", NULL},
 	{NULL},
@@ -790,6 +901,22 @@ int gw_conf_read(struct gw_conf **confp, const char *path, char *err,
 		return EINVAL;
 	}
 	return 0;
+}
+
+const struct gw_sip_conf *gw_conf_sip(const struct gw_conf *conf)
+{
+	return gw_conf_get(conf, "sip", NULL);
+}
+
+const struct gw_calls_conf *gw_conf_calls(const struct gw_conf *conf)
+{
+	return gw_conf_get(conf, "calls", NULL);
+}
+
+const struct gw_user_conf *gw_conf_user(const struct gw_conf *conf,
+					size_t idx, const char **namep)
+{
+	return gw_conf_nth(conf, "user", idx, namep);
 }
 
 /** The idx-th [mgc NAME]. */

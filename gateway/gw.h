@@ -51,6 +51,44 @@ struct gw_mg_conf {
 	long long rtp_timeout_ms;
 };
 
+/* [sip]: junctiond's SIP user agent. */
+struct gw_sip_conf {
+	char *listen;		/* "udp:127.0.0.1:5060, tcp:[::1]:5060, tls:..." */
+	char *domain;
+	char *user_agent;
+	long long session_expires_s;	/* RFC 4028; 0: off */
+	bool prack;		/* offer and accept 100rel (RFC 3262) */
+	char *tls_cert, *tls_key, *tls_ca;
+	bool tls_verify;
+	bool auth;		/* digest-authenticate requests from outside
+				 * trusted, against the [user] sections */
+	char *trusted;		/* "127.0.0.0/8 192.0.2.0/24": no auth */
+	bool registrar;		/* accept REGISTER from [user]s */
+	char *location;		/* the registrar's SQLite file */
+};
+
+/* [user NAME]: a SIP user (registrar, digest authentication). */
+struct gw_user_conf {
+	char *password;
+};
+
+/* [calls]: call control in junctiond. */
+struct gw_calls_conf {
+	char *causes;		/* Q.850 <-> SIP table (CSV); "" built-in
+				 * path; relative: beside the config file */
+	char *cause_map;	/* overrides: "q850:17=486 sip:503=34" */
+	int ringback;		/* alerting without in-band tones: 180, or
+				 * 183 with ringback played by the MG */
+	long long setup_timeout_ms;	/* no answer from the MG in time */
+	long long drain_ms;	/* graceful shutdown: calls get this long */
+	long long max_calls;
+};
+
+const struct gw_sip_conf *gw_conf_sip(const struct gw_conf *conf);
+const struct gw_calls_conf *gw_conf_calls(const struct gw_conf *conf);
+const struct gw_user_conf *gw_conf_user(const struct gw_conf *conf,
+					size_t idx, const char **namep);
+
 /* [mgc NAME]: an external softswitch controlling the spans that name it
  * (control = mgc:NAME) through a virtual MG of their own. */
 struct gw_mgc_conf {
@@ -162,6 +200,41 @@ extern const struct gw_subsys gw_mgsup_subsys;
 
 extern const struct gw_subsys gw_trunk_subsys;
 bool gw_trunk_dchan_up(unsigned span);
+
+struct tdm_pri;
+struct tdm_pri_call;
+struct tdm_pri_event;
+struct tdm_pri *gw_trunk_pri(unsigned span);
+bool gw_trunk_busy(unsigned span, unsigned ts);
+void gw_trunk_claim(unsigned span, unsigned ts, struct tdm_pri_call *call);
+void gw_trunk_release(unsigned span, unsigned ts);
+
+/* ---- junctiond: H.248 toward the local MG (gateway/mgc.c) ----------- */
+
+extern const struct gw_subsys gw_mgc_subsys;
+struct mg_client;
+struct mg_client *gw_mgc(void);		/* NULL unless the MG is up */
+void gw_mgc_lost(void);			/* its process died */
+
+/* ---- junctiond: the SIP user agent (gateway/sipgw.c) ----------------- */
+
+extern const struct gw_subsys gw_sip_subsys;
+struct sip_ua;
+struct sip_ua *gw_sip_ua(void);
+
+/* ---- junctiond: call control (gateway/call.c) ------------------------ */
+
+extern const struct gw_subsys gw_calls_subsys;
+struct sip_session;
+struct sip_incoming;
+struct mg_cmd;
+void gw_call_sip_incoming(struct sip_session *sess,
+			  const struct sip_incoming *in);
+void gw_call_pri_event(unsigned span, struct tdm_pri *pri,
+		       const struct tdm_pri_event *ev);
+void gw_call_mg_state(bool up);
+void gw_call_mg_service(const struct mg_cmd *sc);
+void gw_call_mg_notify(uint32_t ctx, const struct mg_cmd *notify);
 
 /* ---- junction-mg: the bearer of each span (gateway/bearer.c) -------- */
 

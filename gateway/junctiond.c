@@ -9,7 +9,10 @@ static const char *socket_path(const struct gw_conf *conf)
 /* Bottom-up: each may use the ones before it; they stop in reverse. */
 static const struct gw_subsys *const subsystems[] = {
 	&gw_ctl_subsys,
+	&gw_mgc_subsys,
 	&gw_trunk_subsys,
+	&gw_sip_subsys,
+	&gw_calls_subsys,
 	&gw_mgsup_subsys,
 };
 

@@ -220,8 +220,10 @@ static void mgsup_signal(struct gw_daemon *d, int sig)
 	if (sig != SIGCHLD)
 		return;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (pid == sup.pid)
+		if (pid == sup.pid) {
 			mg_died(status);
+			gw_mgc_lost();
+		}
 	}
 }
 

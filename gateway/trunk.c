@@ -12,8 +12,8 @@
  * junctiond drives the signalling half of every [span N]: the D-channel
  * transport and a libpri instance on it.  The bearer half belongs to
  * junction-mg; `spans` and `channels` merge what the MG reports about it.
- * Until call control is configured, an incoming SETUP is refused with
- * cause 3 (no route to destination, Q.850).
+ * Calls belong to call control (gateway/call.c): every PRI event goes
+ * there; here is only which B-channel is taken by what.
  */
 
 struct trunk {
@@ -113,18 +113,21 @@ static void pri_event(struct tdm_pri *pri, const struct tdm_pri_event *ev,
 		GW_WARN("span %u: D-channel down", t->id);
 		break;
 	case TDM_PRI_SETUP:
-		if (ev->ts && ev->ts < TDM_MAX_TS) {
-			t->calls[ev->ts] = ev->call;
-			set_chan(t, ev->ts, TDM_CHAN_IN_USE);
+		if (!ev->ts || ev->ts >= TDM_MAX_TS || t->calls[ev->ts]) {
+			/* Q.850 44: requested circuit/channel not available */
+			t->calls_rejected++;
+			tdm_pri_hangup(pri, ev->call, ev->ts ? 44 : 34);
+			return;
 		}
-		t->calls_rejected++;
-		GW_INFO("span %u: call from '%s' to '%s' on ts %u refused: no "
-			"call control configured", t->id, ev->calling.digits,
-			ev->called.digits, ev->ts);
-		tdm_pri_hangup(pri, ev->call, 3);
+		t->calls[ev->ts] = ev->call;
+		set_chan(t, ev->ts, TDM_CHAN_IN_USE);
 		break;
 	case TDM_PRI_DISCONNECT:
-		tdm_pri_hangup(pri, ev->call, ev->cause ? ev->cause : 16);
+		if (!tdm_pri_call_user(ev->call)) {
+			tdm_pri_hangup(pri, ev->call, ev->cause ? ev->cause :
+				       16);
+			return;
+		}
 		break;
 	case TDM_PRI_RELEASE:
 		forget_call(t, ev->call);
@@ -142,6 +145,7 @@ static void pri_event(struct tdm_pri *pri, const struct tdm_pri_event *ev,
 	default:
 		break;
 	}
+	gw_call_pri_event(t->id, pri, ev);
 }
 
 static void trunk_destroy(void *arg)
@@ -474,4 +478,49 @@ bool gw_trunk_dchan_up(unsigned id)
 	struct trunk *t = trunk_find(id);
 
 	return t && t->dchan_up;
+}
+
+/* ---- for call control ------------------------------------------------ */
+
+struct tdm_pri *gw_trunk_pri(unsigned id)
+{
+	struct trunk *t = trunk_find(id);
+
+	return t ? t->pri : NULL;
+}
+
+/** A B-channel call control cannot take: not a bearer, taken, blocked,
+ * or its D-channel down. */
+bool gw_trunk_busy(unsigned id, unsigned ts)
+{
+	struct trunk *t = trunk_find(id);
+	struct tdm_chan *ch;
+
+	if (!t || !t->dchan_up || ts >= TDM_MAX_TS || t->calls[ts] ||
+	    !(ch = tdm_span_chan(t->span, ts)))
+		return true;
+	return tdm_chan_state(ch) != TDM_CHAN_IDLE;
+}
+
+/** Take ts for a call: reserved while its SETUP is prepared (call
+ * NULL), in use with it. */
+void gw_trunk_claim(unsigned id, unsigned ts, struct tdm_pri_call *call)
+{
+	struct trunk *t = trunk_find(id);
+
+	if (!t || ts >= TDM_MAX_TS)
+		return;
+	if (call)
+		t->calls[ts] = call;
+	set_chan(t, ts, call ? TDM_CHAN_IN_USE : TDM_CHAN_RESERVED);
+}
+
+void gw_trunk_release(unsigned id, unsigned ts)
+{
+	struct trunk *t = trunk_find(id);
+
+	if (!t || ts >= TDM_MAX_TS)
+		return;
+	t->calls[ts] = NULL;
+	set_chan(t, ts, TDM_CHAN_IDLE);
 }

@@ -507,4 +507,26 @@ void media_worker_tick_add(struct media_worker *wk, struct media_tick *t,
 			   media_tick_h *h, void *arg);
 void media_tick_remove(struct media_tick *t);
 
+/* ---- single tones and their detection (media/tone.c) ----------------- */
+
+/* A continuous tone of one frequency (hz, level_dbm0), filled with
+ * media_tonegen_fill: test and check tones. */
+int  media_tonegen_alloc_freq(struct media_tonegen **gp, double hz,
+			      double level_dbm0);
+
+/* A Goertzel detector of one frequency at min_dbm0 or louder: true
+ * while the tone is present (40 ms to come, 60 ms to go). */
+struct media_freqdet;
+int  media_freqdet_alloc(struct media_freqdet **dp, double hz,
+			 double min_dbm0);
+bool media_freqdet_process(struct media_freqdet *d, const int16_t *pcm,
+			   size_t n);
+
+/* The fax and modem signals of media_tonedet_alloc, each reported when
+ * it starts (on) and when it ends; media_tonedet_process drives it. */
+typedef void (media_tonedet_edge_h)(enum media_tonedet_ev ev, bool on,
+				    void *arg);
+int  media_tonedet_edges_alloc(struct media_tonedet **dp,
+			       media_tonedet_edge_h *h, void *arg);
+
 #endif

@@ -391,3 +391,229 @@ void media_tonedet_process(struct media_tonedet *d, const int16_t *pcm,
 	}
 	gw_mem_deref(d);
 }
+
+/* ---- single tones ------------------------------------------------------ */
+
+/* A generator with a cadence of its own (not from the country tables). */
+struct tonegen_own {
+	struct media_tonegen g;		/* first: the pointer handed out */
+	struct tone_def def;
+};
+
+/**
+ * Allocate a generator of one continuous frequency, hz at level_dbm0:
+ * test and check tones (the continuity check tone of Q.724 s.7, the
+ * 1004 Hz test tone).  EINVAL for a frequency outside 50..3950 Hz or a
+ * level above +3 dBm0, ENOMEM.
+ */
+int media_tonegen_alloc_freq(struct media_tonegen **gp, double hz,
+			     double level_dbm0)
+{
+	struct tonegen_own *o;
+
+	if (!gp || hz < 50.0 || hz > 3950.0 || level_dbm0 > 3.0)
+		return EINVAL;
+	o = gw_mem_zalloc(sizeof(*o), NULL);
+	if (!o)
+		return ENOMEM;
+	o->def.nseg = 1;
+	o->def.seg[0].f1 = (float)hz;
+	o->def.seg[0].l1 = (float)level_dbm0;
+	o->def.seg[0].ms = 0;
+	o->g.def = &o->def;
+	seg_load(&o->g, 0);
+	*gp = &o->g;
+	return 0;
+}
+
+/* ---- one frequency: a Goertzel detector -------------------------------- */
+
+/*
+ * The Goertzel filter evaluates one DFT bin per 20 ms block (160
+ * samples: bins 50 Hz wide).  A block holds the tone when the bin's
+ * amplitude reaches the minimum level and carries at least half of the
+ * block's power (a pure tone gives all of it; speech and noise spread
+ * theirs).  The tone is present after FD_ON good blocks in a row and
+ * gone after FD_OFF bad ones, so that one disturbed block (a slip, a
+ * phase reversal) does not end it.  Levels use spandsp's reference: a
+ * sine at 0 dBm0 peaks 3.14 dB below full scale.
+ */
+
+#define FD_BLOCK	MEDIA_TICK_SAMPLES
+#define FD_ON		2
+#define FD_OFF		3
+#define FD_DBM0_PEAK	(32767.0 * 0.696626)
+
+struct media_freqdet {
+	double coef;			/* 2 cos(2 pi f / fs) */
+	double min_amp;			/* peak amplitude of the minimum */
+	double s1, s2, energy;
+	unsigned k;			/* samples in the block so far */
+	unsigned good, bad;
+	bool on;
+	uint64_t blocks;
+};
+
+/**
+ * Allocate a detector of one frequency hz, at min_dbm0 or louder.
+ * EINVAL for a frequency outside 50..3950 Hz, ENOMEM.
+ */
+int media_freqdet_alloc(struct media_freqdet **dp, double hz,
+			double min_dbm0)
+{
+	struct media_freqdet *d;
+
+	if (!dp || hz < 50.0 || hz > 3950.0)
+		return EINVAL;
+	d = gw_mem_zalloc(sizeof(*d), NULL);
+	if (!d)
+		return ENOMEM;
+	d->coef = 2.0 * cos(2.0 * M_PI * hz / MEDIA_RATE);
+	d->min_amp = FD_DBM0_PEAK * pow(10.0, min_dbm0 / 20.0);
+	*dp = d;
+	return 0;
+}
+
+static void fd_block(struct media_freqdet *d)
+{
+	double p = d->s1 * d->s1 + d->s2 * d->s2 - d->coef * d->s1 * d->s2;
+	double amp = 2.0 * sqrt(p > 0 ? p : 0) / FD_BLOCK;
+	/* a pure tone: p = (A N / 2)^2 and energy = N A^2 / 2 */
+	bool good = amp >= d->min_amp && d->energy > 0 &&
+		2.0 * p / (FD_BLOCK * d->energy) >= 0.5;
+
+	d->blocks++;
+	if (good) {
+		d->bad = 0;
+		if (!d->on && ++d->good >= FD_ON)
+			d->on = true;
+	} else {
+		d->good = 0;
+		if (d->on && ++d->bad >= FD_OFF)
+			d->on = false;
+	}
+	d->s1 = d->s2 = d->energy = 0;
+	d->k = 0;
+}
+
+/**
+ * Run n samples of linear audio through the detector; true while the
+ * tone is present (as of the last whole block).
+ */
+bool media_freqdet_process(struct media_freqdet *d, const int16_t *pcm,
+			   size_t n)
+{
+	size_t i;
+
+	if (!d || !pcm)
+		return false;
+	for (i = 0; i < n; i++) {
+		double s0 = d->coef * d->s1 - d->s2 + pcm[i];
+
+		d->s2 = d->s1;
+		d->s1 = s0;
+		d->energy += (double)pcm[i] * pcm[i];
+		if (++d->k == FD_BLOCK)
+			fd_block(d);
+	}
+	return d->on;
+}
+
+/* ---- fax and modem signals, start and end ------------------------------- */
+
+/*
+ * The same two spandsp receivers as media_tonedet_alloc, for a user
+ * that wants to know when each signal ends too (H.248.1 E.4 etd and
+ * ltd): spandsp reports MODEM_CONNECT_TONES_NONE when the signal it
+ * announced goes away.  ANS turning into ANS with phase reversals ends
+ * the first and starts the second.
+ */
+
+struct tonedet_edges {
+	struct media_tonedet d;		/* first: det_destroy releases it */
+	media_tonedet_edge_h *eh;
+	void *earg;
+	int cng_on, ans_on;		/* enum media_tonedet_ev, -1: none */
+};
+
+static void edge_set(struct tonedet_edges *w, int *cur, int ev)
+{
+	if (*cur == ev)
+		return;
+	if (gw_mem_nrefs(w) < 2)	/* dropped from a handler */
+		return;
+	if (*cur >= 0) {
+		int was = *cur;
+
+		*cur = -1;
+		w->eh((enum media_tonedet_ev)was, false, w->earg);
+		if (gw_mem_nrefs(w) < 2)
+			return;
+	}
+	*cur = ev;
+	if (ev >= 0)
+		w->eh((enum media_tonedet_ev)ev, true, w->earg);
+}
+
+static void edge_cng(void *user_data, int code, int level, int delay)
+{
+	struct tonedet_edges *w = user_data;
+
+	(void)level;
+	(void)delay;
+	edge_set(w, &w->cng_on, code == MODEM_CONNECT_TONES_FAX_CNG ?
+		 MEDIA_DET_CNG : -1);
+}
+
+static void edge_ans(void *user_data, int code, int level, int delay)
+{
+	struct tonedet_edges *w = user_data;
+	int ev;
+
+	(void)level;
+	(void)delay;
+	switch (code) {
+	case MODEM_CONNECT_TONES_ANS:
+	case MODEM_CONNECT_TONES_ANSAM:
+		ev = MEDIA_DET_CED;
+		break;
+	case MODEM_CONNECT_TONES_ANS_PR:
+	case MODEM_CONNECT_TONES_ANSAM_PR:
+		ev = MEDIA_DET_ANS_PR;
+		break;
+	case MODEM_CONNECT_TONES_FAX_PREAMBLE:
+		ev = MEDIA_DET_V21;
+		break;
+	default:
+		ev = -1;
+		break;
+	}
+	edge_set(w, &w->ans_on, ev);
+}
+
+/**
+ * Allocate a detector of fax and modem signals (those of
+ * media_tonedet_alloc) that reports each one's start (on) and end to h.
+ * Driven with media_tonedet_process.  EINVAL without a handler, ENOMEM.
+ */
+int media_tonedet_edges_alloc(struct media_tonedet **dp,
+			      media_tonedet_edge_h *h, void *arg)
+{
+	struct tonedet_edges *w;
+
+	if (!dp || !h)
+		return EINVAL;
+	w = gw_mem_zalloc(sizeof(*w), det_destroy);
+	if (!w)
+		return ENOMEM;
+	w->eh = h;
+	w->earg = arg;
+	w->cng_on = w->ans_on = -1;
+	modem_connect_tones_rx_init(&w->d.cng, MODEM_CONNECT_TONES_FAX_CNG,
+				    edge_cng, w);
+	modem_connect_tones_rx_init(&w->d.ans,
+				    MODEM_CONNECT_TONES_FAX_CED_OR_PREAMBLE,
+				    edge_ans, w);
+	*dp = &w->d;
+	return 0;
+}

@@ -900,6 +900,17 @@ int mg_client_alloc(struct mg_client **cp, const struct mg_addr *local,
 }
 
 /** Whether an MG is registered (and not reported down since). */
+/** The MG is known to be gone (its process died): down now, without
+ * waiting for a keepalive to time out. */
+void mg_client_lost(struct mg_client *c)
+{
+	if (!c)
+		return;
+	gw_mem_ref(c);		/* alive() while the handler runs */
+	go_down(c, NULL);
+	gw_mem_deref(c);
+}
+
 bool mg_client_up(const struct mg_client *c)
 {
 	return c && c->up;

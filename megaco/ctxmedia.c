@@ -17,6 +17,12 @@
  * termination, without one while only the TDM termination is there
  * (tones and digits during call set-up) — ticked by its timeslot's
  * frames.  A codec change re-creates the channel on the same port.
+ *
+ * Beside the channel, on the line's raw audio: the fax and modem
+ * signal detector (start and end of each, for H.248.1 E.4 tonedet),
+ * the continuity test (E.10: the check tone out, a Goertzel detector
+ * on what comes back), and tones of one frequency played over what the
+ * channel sends (E.3 tonegen ids of our own).
  */
 
 struct mg_cm {
@@ -36,6 +42,13 @@ struct mg_cm {
 	unsigned digits_seq;
 	uint64_t frames;
 	bool counted;
+	struct media_tonedet *tonedet;	/* fax and modem signals */
+	uint64_t fax_start[4];		/* frame each one started */
+	struct media_tonegen *linegen;	/* raw tone to the line */
+	unsigned linegen_hz;
+	struct media_freqdet *cot_det[2];	/* 2010 Hz back, or 1780 */
+	unsigned cot_seq;
+	bool cot_back;			/* reported for this test */
 };
 
 struct cm_job {
@@ -106,6 +119,63 @@ static void on_chan(struct media_chan *c, enum media_chan_ev ev, char digit,
 	}
 }
 
+static void on_fax_edge(enum media_tonedet_ev ev, bool on, void *arg)
+{
+	struct mg_cm *cm = arg;
+	unsigned i = (unsigned)ev & 3;
+
+	if (on) {
+		cm->fax_start[i] = cm->frames;
+		/* G.164/G.165: ANS with phase reversals asks for the echo
+		 * canceller to go, so that the modems' own can work */
+		if (ev == MEDIA_DET_ANS_PR && cm->chan)
+			media_chan_ec(cm->chan, false);
+		ev_post(cm, MG_CM_FAX, (char)ev, 0);
+	} else {
+		ev_post(cm, MG_CM_FAX_END, (char)ev, (unsigned)
+			((cm->frames - cm->fax_start[i]) * MEDIA_TICK_MS));
+	}
+}
+
+/* What the detectors beside the channel need: the line's audio as it
+ * came, before the echo canceller. */
+static void frame_detect(struct mg_cm *cm, const uint8_t *rx)
+{
+	const int16_t *tab = cm->cur.alaw ? media_alaw_to_lin :
+		media_ulaw_to_lin;
+	int16_t lin[TDM_FRAME_SAMPLES];
+	unsigned i;
+	bool back = false;
+
+	for (i = 0; i < TDM_FRAME_SAMPLES; i++)
+		lin[i] = tab[rx[i]];
+	if (cm->tonedet) {
+		gw_mem_ref(cm);
+		media_tonedet_process(cm->tonedet, lin, TDM_FRAME_SAMPLES);
+		gw_mem_deref(cm);
+	}
+	for (i = 0; i < 2; i++)
+		if (cm->cot_det[i] &&
+		    media_freqdet_process(cm->cot_det[i], lin,
+					  TDM_FRAME_SAMPLES))
+			back = true;
+	if (back && !cm->cot_back) {
+		cm->cot_back = true;
+		ev_post(cm, MG_CM_COT, 0, 0);
+	}
+}
+
+static void frame_tone(struct mg_cm *cm, uint8_t *tx)
+{
+	int16_t lin[TDM_FRAME_SAMPLES];
+	unsigned i;
+
+	media_tonegen_fill(cm->linegen, lin, TDM_FRAME_SAMPLES);
+	for (i = 0; i < TDM_FRAME_SAMPLES; i++)
+		tx[i] = cm->cur.alaw ? media_lin_to_alaw(lin[i]) :
+			media_lin_to_ulaw(lin[i]);
+}
+
 static void on_frame(struct tdm_chan *ch, const uint8_t *rx, uint8_t *tx,
 		     void *arg)
 {
@@ -117,6 +187,47 @@ static void on_frame(struct tdm_chan *ch, const uint8_t *rx, uint8_t *tx,
 		memcpy(tx, rx, TDM_FRAME_SAMPLES);
 	else if (cm->chan)
 		media_chan_tick(cm->chan, rx, tx);
+	if (cm->tonedet || cm->cot_det[0])
+		frame_detect(cm, rx);
+	if (cm->linegen && !cm->cur.loopback)
+		frame_tone(cm, tx);
+}
+
+/* The detectors and the raw tone beside the channel, as st wants them. */
+static void side_apply(struct mg_cm *cm, const struct mg_cm_state *st)
+{
+	unsigned hz = st->cot ? MG_COT_HZ : st->line_hz;
+	unsigned i;
+
+	if (st->detect_fax && st->tdm && !cm->tonedet) {
+		if (media_tonedet_edges_alloc(&cm->tonedet, on_fax_edge, cm))
+			GW_WARN("context media: no fax tone detector");
+	} else if ((!st->detect_fax || !st->tdm) && cm->tonedet) {
+		cm->tonedet = gw_mem_deref(cm->tonedet);
+	}
+	if (hz != cm->linegen_hz || !st->tdm) {
+		cm->linegen = gw_mem_deref(cm->linegen);
+		cm->linegen_hz = 0;
+		if (hz && st->tdm &&
+		    !media_tonegen_alloc_freq(&cm->linegen, hz, st->cot ?
+					      MG_COT_DBM0 : st->line_dbm0))
+			cm->linegen_hz = hz;
+	}
+	if (st->cot && st->tdm && (!cm->cot_det[0] ||
+				   st->cot_seq != cm->cot_seq)) {
+		/* a new test: fresh detectors, nothing seen yet */
+		for (i = 0; i < 2; i++)
+			cm->cot_det[i] = gw_mem_deref(cm->cot_det[i]);
+		if (media_freqdet_alloc(&cm->cot_det[0], MG_COT_HZ, -30) ||
+		    media_freqdet_alloc(&cm->cot_det[1], MG_COT_RESP_HZ,
+					-30))
+			GW_WARN("context media: no check tone detector");
+		cm->cot_back = false;
+	} else if (!st->cot || !st->tdm) {
+		for (i = 0; i < 2; i++)
+			cm->cot_det[i] = gw_mem_deref(cm->cot_det[i]);
+	}
+	cm->cot_seq = st->cot_seq;
 }
 
 static enum media_dir dir_of(const struct mg_cm_state *st)
@@ -151,7 +262,8 @@ static int chan_make(struct mg_cm *cm, struct mg_cm_state *st)
 	cf.ec_tail_ms = st->ec_tail_ms;
 	cf.tone_country = st->tone_country;
 	cf.detect_dtmf = st->detect_dtmf;
-	cf.detect_fax = st->detect_fax;
+	/* fax tones: side_apply's detector, on the line's own audio */
+	cf.detect_fax = false;
 	if (!st->rtp)
 		return media_chan_alloc(&cm->chan, &cf, NULL, on_chan, cm);
 
@@ -201,7 +313,6 @@ static void cm_do_apply(struct mg_cm *cm, struct mg_cm_state *st)
 	if (cm->chan && (!need || st->gen != cm->chan_gen ||
 			 st->rtp != cm->chan_rtp || st->ec != old->ec ||
 			 st->detect_dtmf != old->detect_dtmf ||
-			 st->detect_fax != old->detect_fax ||
 			 st->alaw != old->alaw))
 		chan_free(cm);
 	if (need && !cm->chan) {
@@ -228,6 +339,7 @@ static void cm_do_apply(struct mg_cm *cm, struct mg_cm_state *st)
 			media_chan_tone(cm->chan, st->tone);
 	}
 	media_rtp_socks_close(&st->socks);
+	side_apply(cm, st);
 	if (cm->chan && st->digits_seq != cm->digits_seq && st->digits[0])
 		media_chan_digits(cm->chan, st->digits);
 	cm->digits_seq = st->digits_seq;
@@ -302,6 +414,10 @@ static void job_close(void *arg)
 		tdm_chan_close(cm->ch);
 	cm->ch = NULL;
 	chan_free(cm);
+	cm->tonedet = gw_mem_deref(cm->tonedet);
+	cm->linegen = gw_mem_deref(cm->linegen);
+	cm->cot_det[0] = gw_mem_deref(cm->cot_det[0]);
+	cm->cot_det[1] = gw_mem_deref(cm->cot_det[1]);
 	if (cm->counted)
 		media_worker_chans_add(cm->wk, -1);
 	cm->counted = false;

@@ -397,6 +397,8 @@ int  mg_client_alloc(struct mg_client **cp, const struct mg_addr *local,
 		     const struct mg_client_conf *conf, mg_client_ev_h *evh,
 		     mg_client_notify_h *nh, void *arg);
 bool mg_client_up(const struct mg_client *c);
+/* The MG is known to be gone (its process died): report it down now. */
+void mg_client_lost(struct mg_client *c);
 /* The MG's MID and negotiated version, while up. */
 const char *mg_client_peer_mid(const struct mg_client *c);
 unsigned mg_client_version(const struct mg_client *c);

@@ -94,7 +94,18 @@ struct mg_cm_state {
 	enum media_tone tone;		/* MEDIA_TONE_COUNT: none */
 	char digits[64];		/* in-band digits to play ... */
 	unsigned digits_seq;		/* ... when this changes */
-	bool detect_dtmf, detect_fax;
+	bool detect_dtmf;
+	bool detect_fax;		/* fax and modem signals from the line:
+					 * MG_CM_FAX at their start,
+					 * MG_CM_FAX_END at their end */
+	/* Signals sent to the line as they are, past the codec and the
+	 * echo canceller (H.248.1 E.10.5: none active during a
+	 * continuity test), over whatever the channel plays. */
+	unsigned line_hz;		/* a tone of one frequency; 0: none */
+	int line_dbm0;
+	bool cot;			/* ct/ct: the check tone goes out and
+					 * its return is watched for */
+	unsigned cot_seq;		/* a new test when this changes */
 };
 
 enum mg_cm_ev {
@@ -103,7 +114,17 @@ enum mg_cm_ev {
 	MG_CM_RTP_TIMEOUT,
 	MG_CM_FAX,			/* digit: enum media_tonedet_ev */
 	MG_CM_FAILED,			/* the worker could not set it up */
+	MG_CM_FAX_END,			/* digit: enum media_tonedet_ev, ms:
+					 * how long it lasted */
+	MG_CM_COT,			/* the check tone came back */
 };
+
+/* The continuity check tone (H.248.1 E.10 refers to Q.724 s.7: 2000
+ * +/- 20 Hz; 2010 Hz as ANSI T1.113 sends it) and the 1780 Hz a 2-wire
+ * transceiver answers with. */
+#define MG_COT_HZ	2010
+#define MG_COT_RESP_HZ	1780
+#define MG_COT_DBM0	(-12)
 
 struct mg_cm_stats {
 	bool valid;

@@ -27,8 +27,27 @@
  * command changes in a context is sent to the context's media worker as
  * a whole snapshot once the transaction is done.
  *
- * Packages (Annex E; what AuditCapabilities and Packages report): g,
- * root, dg, dd, cg, nt, rtp, tdmc, it.
+ * Packages (Annex E; what AuditCapabilities and Packages report), each
+ * with all its items (s.6.2.3): g, root, tonegen, tonedet, dg, dd, cg,
+ * ct, nt, rtp, tdmc, it.  Where an item needs something the gateway
+ * does not have, the command gets 512 (event) or 513 (signal) rather
+ * than a silent accept: cg/wt, cg/prt, cg/cr (no such tones
+ * provisioned), signals toward IP, fax tones and ct on an RTP
+ * termination.
+ *
+ * Tone ids (E.3 tl, E.4 tl and tid).  Besides the dg ids (d0-d9, ds,
+ * do, da-dd) and the cg ids (dt, rt, bt, ct, sit, cw), which the
+ * extending packages define, the gateway is provisioned with:
+ *   detected (tonedet std/etd/ltd, from the line): cng (T.30 calling
+ *     tone, 1100 Hz), ans (V.25 ANS / T.30 CED, 2100 Hz, ANSam too;
+ *     "ced" is taken for it), ansrev (ANS or ANSam with phase
+ *     reversals, V.25/V.8: the echo canceller goes off), v21flag (V.21
+ *     channel 2 HDLC flags: the T.30 preamble of a fax that answers
+ *     without CED), and the DTMF ids of dd;
+ *   played (tonegen/pt): the cg and dg ids, mwt (the 1004 Hz test
+ *     tone at -10 dBm0) and cot (the 2010 Hz continuity check tone).
+ * A DTMF digit is known once it has ended, so its std, etd and ltd are
+ * reported together then.
  */
 
 #define TERMS_PER_CTX	2
@@ -36,6 +55,15 @@
 #define SIG_MAX		8
 #define DMAP_MAX	4
 #define NAME_MAX_	64
+#define TL_MAX		8	/* tone ids in one tl list */
+#define TID_LEN		12
+#define PT_MAX		8	/* tones of one tonegen/pt */
+#define EB_MAX		16	/* events held in LockStep (s.7.1.9) */
+#define PT_TONE_MS	1000	/* provisioned: each tone of a pt (E.3) */
+#define PT_DIGIT_MS	100	/* ... each digit */
+#define COT_MS		2000	/* provisioned ct/ct duration: Q.764's
+				 * T24, the check tone's return within
+				 * 2 s */
 
 enum term_kind { TERM_TDM, TERM_RTP };
 
@@ -61,10 +89,39 @@ struct span_reg {
 	struct mg_term *ts[32];
 };
 
+struct sig_set;
+struct ev_set;
+
 struct ev_req {			/* one requested event (s.7.1.9) */
 	char name[32];		/* pkg/evt, lower case */
 	bool keepactive;
 	struct mg_dmap *dm;	/* dd/ce: the map it collects with */
+	unsigned ntl;		/* std, etd, ltd (E.4): tl, none: any */
+	char tl[TL_MAX][TID_LEN];
+	unsigned dur_ms;	/* ltd: how long the tone must last */
+	struct sig_set *em_sg;	/* embedded descriptors (s.7.1.9): */
+	struct ev_set *em_ev;	/* owned, NULL: none */
+};
+
+struct ev_set {		/* an Events or EventBuffer descriptor */
+	bool armed;		/* it has a RequestID */
+	uint32_t rid;
+	unsigned n;
+	struct ev_req ev[EV_MAX];
+};
+
+enum sig_kind {
+	SK_TONE,		/* cg: a call-progress tone */
+	SK_DIGIT,		/* dg */
+	SK_PT,			/* tonegen/pt (and cg/pt, dg/pt) */
+	SK_CT,			/* ct/ct: check tone out, its return in */
+	SK_RSP,			/* ct/rsp: loopback */
+};
+
+struct pt_step {		/* one tone of a tl list (E.3) */
+	enum media_tone tone;	/* MEDIA_TONE_COUNT: none */
+	unsigned hz;		/* a tone of one frequency */
+	char digit;
 };
 
 struct sig_req {		/* one requested signal (s.7.1.11) */
@@ -73,6 +130,32 @@ struct sig_req {		/* one requested signal (s.7.1.11) */
 	unsigned dur_ms;
 	bool nc_to, nc_ibe, nc_ibs, nc_or;
 	bool keepactive;
+	enum sig_kind kind;
+	enum media_tone tone;	/* SK_TONE */
+	char digit;		/* SK_DIGIT */
+	unsigned npt;		/* SK_PT */
+	struct pt_step pt[PT_MAX];
+	unsigned ind_ms;
+	bool done;		/* completed on its own (pt played out, ct
+				 * answered) */
+};
+
+struct sig_set {
+	unsigned n;
+	struct sig_req sig[SIG_MAX];
+};
+
+/* A detected event, as matched against an Events descriptor and held
+ * in the EventBuffer (s.7.1.9). */
+struct ev_obs {
+	char name[32];		/* pkg/evt; "" for a tone event: */
+	char evt[4];		/* std, etd, ltd (E.4) */
+	char tid[TID_LEN];
+	unsigned dur_ms;
+	unsigned np;		/* ObservedEvents parameters */
+	char pn[2][8];
+	char pv[2][80];
+	char stamp[24];		/* when it was detected */
 };
 
 struct dmap_def {
@@ -103,15 +186,27 @@ struct mg_term {
 	bool have_codec;
 	char remote_ip[64];
 	uint16_t remote_port;
-	/* Events and Signals */
-	bool ev_armed;
-	uint32_t ev_rid;
-	unsigned nev;
-	struct ev_req ev[EV_MAX];
-	unsigned nsig;
-	struct sig_req sig[SIG_MAX];
+	/* Events (s.7.1.9, 7.1.10) */
+	struct ev_set ev;
+	struct ev_set ebuf;		/* EventBuffer descriptor */
+	bool lockstep;			/* EventBufferControl (s.7.1.5) */
+	bool suspended;			/* LockStep: awaiting Events */
+	unsigned nq;
+	struct ev_obs q[EB_MAX];	/* the EventBuffer, FIFO */
+	char tone_on[TID_LEN];		/* a tone on, for ltd */
+	struct gw_tmr ltd_tmr;
+	uint64_t tone_since;
+	/* Signals (s.7.1.11) and what they play */
+	struct sig_set sg;
 	struct gw_tmr sig_tmr;
+	int pt_sig;			/* the pt playing, -1: none */
+	unsigned pt_step;
+	bool pt_gap;
+	struct gw_tmr pt_tmr;
 	enum media_tone tone;
+	unsigned line_hz;
+	bool cot, rsp;
+	unsigned cot_seq;
 	struct mg_dcoll *dc;
 	struct gw_tmr dc_tmr;
 	struct dmap_def dmaps[DMAP_MAX];
@@ -210,23 +305,90 @@ static struct span_reg *span_find(const struct mg_model *m, unsigned id)
 	return NULL;
 }
 
-static void term_reset(struct mg_term *t)
+/* Release what the events of es hold; es is left empty. */
+static void ev_set_clear(struct ev_set *es)
 {
 	unsigned i;
 
+	for (i = 0; i < es->n; i++) {
+		struct ev_req *r = &es->ev[i];
+
+		r->dm = gw_mem_deref(r->dm);
+		free(r->em_sg);
+		r->em_sg = NULL;
+		if (r->em_ev) {
+			ev_set_clear(r->em_ev);
+			free(r->em_ev);
+			r->em_ev = NULL;
+		}
+	}
+	es->n = 0;
+	es->armed = false;
+	es->rid = 0;
+}
+
+/* A deep copy of src into dst (empty); ENOMEM leaves dst empty. */
+static int ev_set_copy(struct ev_set *dst, const struct ev_set *src)
+{
+	unsigned i;
+
+	*dst = *src;
+	for (i = 0; i < dst->n; i++) {
+		struct ev_req *r = &dst->ev[i];
+
+		gw_mem_ref(r->dm);
+		r->em_sg = NULL;
+		r->em_ev = NULL;
+	}
+	for (i = 0; i < dst->n; i++) {
+		const struct ev_req *s = &src->ev[i];
+		struct ev_req *r = &dst->ev[i];
+
+		if (s->em_sg) {
+			r->em_sg = malloc(sizeof(*r->em_sg));
+			if (!r->em_sg)
+				goto nomem;
+			*r->em_sg = *s->em_sg;
+		}
+		if (s->em_ev) {
+			r->em_ev = malloc(sizeof(*r->em_ev));
+			if (!r->em_ev)
+				goto nomem;
+			if (ev_set_copy(r->em_ev, s->em_ev)) {
+				free(r->em_ev);
+				r->em_ev = NULL;
+				goto nomem;
+			}
+		}
+	}
+	return 0;
+ nomem:
+	ev_set_clear(dst);
+	return ENOMEM;
+}
+
+static void term_reset(struct mg_term *t)
+{
 	t->mode = MODE_INACTIVE;
 	t->ec = t->kind == TERM_TDM;	/* tdmc/ec on by default for voice */
 	t->gain = 0;
 	t->jit_ms = 0;
-	t->ev_armed = false;
-	t->nev = 0;
-	t->nsig = 0;
+	ev_set_clear(&t->ev);
+	ev_set_clear(&t->ebuf);
+	t->lockstep = false;	/* EventBufferControl Off (s.7.1.9) */
+	t->suspended = false;
+	t->nq = 0;
+	t->tone_on[0] = '\0';
+	gw_tmr_cancel(&t->ltd_tmr);
+	t->sg.n = 0;
+	t->pt_sig = -1;
 	t->tone = MEDIA_TONE_COUNT;
+	t->line_hz = 0;
+	t->cot = t->rsp = false;
 	gw_tmr_cancel(&t->sig_tmr);
+	gw_tmr_cancel(&t->pt_tmr);
 	gw_tmr_cancel(&t->dc_tmr);
 	t->dc = gw_mem_deref(t->dc);
-	for (i = 0; i < EV_MAX; i++)
-		t->ev[i].dm = gw_mem_deref(t->ev[i].dm);
 }
 
 static void term_free(struct mg_term *t)
@@ -252,6 +414,8 @@ static struct mg_term *term_new(struct mg_model *m, enum term_kind kind)
 	t->kind = kind;
 	t->socks.fd = t->socks.rtcp_fd = -1;
 	gw_tmr_init(&t->sig_tmr);
+	gw_tmr_init(&t->pt_tmr);
+	gw_tmr_init(&t->ltd_tmr);
 	gw_tmr_init(&t->dc_tmr);
 	term_reset(t);
 	return t;
@@ -437,12 +601,24 @@ static void ctx_apply(struct mg_ctx *c)
 		st.span = td->sp->span;
 		st.ts = td->ts;
 		st.alaw = td->sp->alaw;
-		st.loopback = td->mode == MODE_LOOPBACK;
+		/* ct/rsp: a 4-wire digital circuit answers a continuity
+		 * test with a loopback (E.10.5) */
+		st.loopback = td->mode == MODE_LOOPBACK || td->rsp;
 		st.ec = td->ec;
 		st.tone = td->tone;
-		for (i = 0; i < td->nev; i++) {
-			if (!strncmp(td->ev[i].name, "dd/", 3))
+		st.line_hz = td->line_hz;
+		st.line_dbm0 = -10;
+		st.cot = td->cot;
+		st.cot_seq = td->cot_seq;
+		for (i = 0; i < td->ev.n + td->ebuf.n; i++) {
+			const struct ev_req *r = i < td->ev.n ? &td->ev.ev[i] :
+				&td->ebuf.ev[i - td->ev.n];
+
+			if (!strncmp(r->name, "dd/", 3) ||
+			    !strncmp(r->name, "tonedet/", 8))
 				st.detect_dtmf = true;
+			if (!strncmp(r->name, "tonedet/", 8))
+				st.detect_fax = true;
 		}
 	} else {
 		st.alaw = true;
@@ -534,11 +710,11 @@ static void stamp(char *buf, size_t size)
 		 tm.tm_min, tm.tm_sec, ts.tv_nsec / 10000000);
 }
 
-/* One observed event of t (or ROOT when t is NULL), with up to two
- * parameters. */
-static void notify(struct mg_model *m, struct mg_vmg *v, struct mg_term *t,
-		   uint32_t rid, const char *ev, const char *p1,
-		   const char *v1, const char *p2, const char *v2)
+/* One observed event of t (or ROOT when t is NULL), with its
+ * parameters, detected at stamp (NULL: now). */
+static void notify_n(struct mg_model *m, struct mg_vmg *v, struct mg_term *t,
+		     uint32_t rid, const char *ev, const char *const *pn,
+		     const char *const *pv, unsigned np, const char *when)
 {
 	struct mg_msg *msg;
 	struct mg_trans *tr;
@@ -546,13 +722,17 @@ static void notify(struct mg_model *m, struct mg_vmg *v, struct mg_term *t,
 	struct mg_cmd *c;
 	struct mg_item *oe, *e;
 	char st[48];
+	unsigned i;
 
 	if (!v || !mg_vmg_registered(v))
 		return;
 	msg = mg_vmg_msg(v);
 	if (!msg)
 		return;
-	stamp(st, sizeof(st));
+	if (when && when[0])
+		snprintf(st, sizeof(st), "%s", when);
+	else
+		stamp(st, sizeof(st));
 	tr = mg_msg_add_trans(msg, MG_TRANS_REQUEST, 0);
 	a = mg_trans_add_action(msg, tr, t && t->ctx ? t->ctx->id :
 				MG_CTX_NULL);
@@ -563,13 +743,12 @@ static void notify(struct mg_model *m, struct mg_vmg *v, struct mg_term *t,
 	e = mg_item_add(msg, oe ? &oe->kids : NULL, MG_TOK_NONE, ev);
 	if (e)
 		e->stamp = mg_msg_strdup(msg, st);
-	if (p1)
-		mg_item_set(msg, mg_item_add(msg, e ? &e->kids : NULL,
-					     MG_TOK_NONE, p1), 0, "%s", v1);
-	if (p2)
-		mg_item_set(msg, mg_item_add(msg, e ? &e->kids : NULL,
-					     MG_TOK_NONE, p2), 0, "%s", v2);
-	if (!e || (p1 && !e->kids)) {
+	for (i = 0; i < np; i++)
+		if (!mg_item_set(msg, mg_item_add(msg, e ? &e->kids : NULL,
+						  MG_TOK_NONE, pn[i]), 0,
+				 "%s", pv[i]))
+			e = NULL;
+	if (!e) {
 		gw_mem_deref(msg);
 		return;
 	}
@@ -579,32 +758,17 @@ static void notify(struct mg_model *m, struct mg_vmg *v, struct mg_term *t,
 	gw_mem_deref(msg);
 }
 
-static struct ev_req *ev_armed(struct mg_term *t, const char *name)
+static void notify(struct mg_model *m, struct mg_vmg *v, struct mg_term *t,
+		   uint32_t rid, const char *ev, const char *p1,
+		   const char *v1, const char *p2, const char *v2)
 {
-	unsigned i;
+	const char *pn[2] = { p1, p2 }, *pv[2] = { v1, v2 };
 
-	if (!t->ev_armed)
-		return NULL;
-	for (i = 0; i < t->nev; i++)
-		if (!strcmp(t->ev[i].name, name))
-			return &t->ev[i];
-	return NULL;
-}
-
-static void signals_stop(struct mg_term *t, const char *meth);
-
-/* An armed event was detected: report it, and stop the signals unless
- * it is KeepActive (s.7.1.9). */
-static void observed(struct mg_term *t, struct ev_req *er, const char *p1,
-		     const char *v1, const char *p2, const char *v2)
-{
-	notify(t->m, t->vmg, t, t->ev_rid, er->name, p1, v1, p2, v2);
-	if (!er->keepactive && t->nsig)
-		signals_stop(t, "EV");
+	notify_n(m, v, t, rid, ev, pn, pv, p2 ? 2 : p1 ? 1 : 0, NULL);
 }
 
 /* ------------------------------------------------------------------ */
-/* Signals (s.7.1.11; packages cg, dg, g/sc)                          */
+/* Tone ids (E.3, E.4 and the packages that extend them)              */
 /* ------------------------------------------------------------------ */
 
 static const struct {
@@ -616,59 +780,477 @@ static const struct {
 	{"cg/sit", MEDIA_TONE_SIT}, {"cg/cw", MEDIA_TONE_CALLWAIT},
 };
 
-/* dg (E.5): d0-d9, ds (*), do (#), da-dd */
-static char dg_digit(const char *name)
+/* E.7.3 tones no tone plan here provides */
+static const char *const cg_unequipped[] = { "cg/wt", "cg/prt", "cg/cr",
+	NULL };
+
+/* Fax and modem signals we detect, by enum media_tonedet_ev. */
+static const char *const fax_ids[] = { "cng", "ans", "ansrev", "v21flag" };
+
+static void lower(char *d, const char *s, size_t size)
 {
-	if (strncmp(name, "dg/d", 4) || strlen(name) != 5)
+	size_t i;
+
+	for (i = 0; s[i] && i < size - 1; i++)
+		d[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]);
+	d[i] = '\0';
+}
+
+/* dg (E.5): d0-d9, ds (*), do (#), da-dd, as a tone id or pkg/id */
+static char dtmf_of(const char *id)
+{
+	if (strlen(id) != 2 || id[0] != 'd')
 		return 0;
-	if (name[4] >= '0' && name[4] <= '9')
-		return name[4];
-	if (name[4] == 's')
+	if (id[1] >= '0' && id[1] <= '9')
+		return id[1];
+	if (id[1] == 's')
 		return '*';
-	if (name[4] == 'o')
+	if (id[1] == 'o')
 		return '#';
-	if (name[4] >= 'a' && name[4] <= 'd')
-		return (char)(name[4] - 'a' + 'A');
+	if (id[1] >= 'a' && id[1] <= 'd')
+		return (char)(id[1] - 'a' + 'A');
 	return 0;
 }
+
+static char dg_digit(const char *name)
+{
+	return strncmp(name, "dg/", 3) ? 0 : dtmf_of(name + 3);
+}
+
+static void dtmf_id(char *buf, size_t size, char digit)
+{
+	snprintf(buf, size, "d%c", digit == '*' ? 's' : digit == '#' ? 'o' :
+		 digit >= 'A' && digit <= 'D' ? digit - 'A' + 'a' : digit);
+}
+
+static bool fax_id(const char *id)
+{
+	unsigned i;
+
+	for (i = 0; i < GW_ARRAY_SIZE(fax_ids); i++)
+		if (!strcmp(fax_ids[i], id))
+			return true;
+	return false;
+}
+
+/* A tone id of a tl list as the gateway knows it, lower case, with its
+ * package prefix (if any) dropped: the id, "" for one we do not know. */
+static void tid_norm(char *out, const char *in)
+{
+	const char *sl = strchr(in, '/');
+	char id[TID_LEN + 8];
+
+	lower(id, sl ? sl + 1 : in, sizeof(id));
+	if (!strcmp(id, "ced"))
+		snprintf(id, sizeof(id), "ans");
+	if (strlen(id) >= TID_LEN)
+		id[0] = '\0';
+	snprintf(out, TID_LEN, "%s", id);
+}
+
+/* ------------------------------------------------------------------ */
+/* Events: matching, the EventBuffer, embedded descriptors (s.7.1.9)  */
+/* ------------------------------------------------------------------ */
+
+static void sig_apply(struct mg_term *t, const struct sig_set *ss);
+static void signals_stop(struct mg_term *t, const char *meth, bool keep_ka);
+static void ev_install(struct mg_term *t, struct ev_set *es);
+
+static bool tl_has(const struct ev_req *r, const char *tid)
+{
+	unsigned i;
+
+	if (!r->ntl)
+		return true;
+	for (i = 0; i < r->ntl; i++)
+		if (!strcmp(r->tl[i], "*") || !strcmp(r->tl[i], tid))
+			return true;
+	return false;
+}
+
+/* The event of es that o is an occurrence of, or NULL. */
+static struct ev_req *ev_find(struct ev_set *es, const struct ev_obs *o)
+{
+	unsigned i;
+
+	for (i = 0; i < es->n; i++) {
+		struct ev_req *r = &es->ev[i];
+		const char *evt = strchr(r->name, '/');
+
+		if (o->name[0]) {
+			if (!strcmp(r->name, o->name))
+				return r;
+			continue;
+		}
+		/* E.4 std/etd/ltd, of tonedet or of dd extending it (E.6:
+		 * DTMF tone ids only) */
+		if (!evt || strcmp(evt + 1, o->evt))
+			continue;
+		if (!strncmp(r->name, "dd/", 3) ? !dtmf_of(o->tid) :
+		    strncmp(r->name, "tonedet/", 8))
+			continue;
+		if (!tl_has(r, o->tid))
+			continue;
+		if (!strcmp(o->evt, "ltd") && o->dur_ms < r->dur_ms)
+			continue;
+		return r;
+	}
+	return NULL;
+}
+
+static void obs_param(struct ev_obs *o, const char *n, const char *v)
+{
+	if (o->np >= 2)
+		return;
+	snprintf(o->pn[o->np], sizeof(o->pn[0]), "%s", n);
+	snprintf(o->pv[o->np], sizeof(o->pv[0]), "%s", v);
+	o->np++;
+}
+
+/*
+ * An event recognised (s.7.1.9): notify it; unless KeepActive, the
+ * signals stop (those of them not KeepActive themselves); embedded
+ * Signals and Events replace the current ones.  In LockStep the
+ * handling of events is suspended until an Events descriptor comes,
+ * by command or embedded.  g/sc reports a signal's end and stops no
+ * other signal.
+ */
+static void act(struct mg_term *t, struct ev_req *er, const struct ev_obs *o)
+{
+	const char *pn[2] = { o->pn[0], o->pn[1] };
+	const char *pv[2] = { o->pv[0], o->pv[1] };
+	struct sig_set *sg = NULL;
+	struct ev_set *es = NULL;
+	bool stop = !er->keepactive && strcmp(er->name, "g/sc");
+
+	notify_n(t->m, t->vmg, t, t->ev.rid, er->name, pn, pv, o->np,
+		 o->stamp);
+	/* er goes when the Events descriptor is replaced: take what is
+	 * embedded first */
+	if (er->em_sg && (sg = malloc(sizeof(*sg))))
+		*sg = *er->em_sg;
+	if (er->em_ev && (es = malloc(sizeof(*es))) &&
+	    ev_set_copy(es, er->em_ev)) {
+		free(es);
+		es = NULL;
+	}
+	if ((er->em_sg && !sg) || (er->em_ev && !es))
+		GW_ERR("%s: out of memory for the embedded descriptors",
+		       t->name);
+	if (stop)
+		signals_stop(t, "EV", true);
+	if (sg) {
+		sig_apply(t, sg);
+		free(sg);
+	}
+	if (es) {
+		ev_install(t, es);
+		free(es);
+	} else if (t->lockstep) {
+		t->suspended = true;
+	}
+}
+
+/* An event detected on t (o's stamp empty: now). */
+static void detect(struct mg_term *t, struct ev_obs *o)
+{
+	struct ev_req *er;
+
+	if (!o->stamp[0])
+		stamp(o->stamp, sizeof(o->stamp));
+	if (t->lockstep && t->suspended) {
+		/* s.7.1.9: held if the EventBuffer descriptor names it */
+		if (!ev_find(&t->ebuf, o))
+			return;
+		if (t->nq == EB_MAX) {
+			GW_WARN("%s: EventBuffer full, %s%s dropped", t->name,
+				o->name, o->tid);
+			return;
+		}
+		t->q[t->nq++] = *o;
+		return;
+	}
+	if (!t->ev.armed || !(er = ev_find(&t->ev, o)))
+		return;
+	act(t, er, o);
+}
+
+static void detect_named(struct mg_term *t, const char *name,
+			 const char *p1, const char *v1, const char *p2,
+			 const char *v2)
+{
+	struct ev_obs o;
+
+	memset(&o, 0, sizeof(o));
+	snprintf(o.name, sizeof(o.name), "%s", name);
+	if (p1)
+		obs_param(&o, p1, v1);
+	if (p2)
+		obs_param(&o, p2, v2);
+	detect(t, &o);
+}
+
+/* E.4: a tone's start (std), end (etd, with its duration) or length
+ * (ltd). */
+static void detect_tone(struct mg_term *t, const char *evt, const char *tid,
+			unsigned dur_ms)
+{
+	struct ev_obs o;
+	char d[16];
+
+	memset(&o, 0, sizeof(o));
+	snprintf(o.evt, sizeof(o.evt), "%s", evt);
+	snprintf(o.tid, sizeof(o.tid), "%s", tid);
+	o.dur_ms = dur_ms;
+	obs_param(&o, "tid", tid);
+	if (!strcmp(evt, "etd")) {
+		snprintf(d, sizeof(d), "%u", dur_ms);
+		obs_param(&o, "dur", d);
+	}
+	detect(t, &o);
+}
+
+/* s.7.1.9: a new Events descriptor (by command or embedded) is active;
+ * in LockStep the events held are taken in order against it. */
+static void events_activated(struct mg_term *t)
+{
+	t->suspended = false;
+	if (!t->lockstep)
+		return;
+	if (!t->ev.armed)
+		t->nq = 0;
+	while (t->nq && !t->suspended) {
+		struct ev_obs o = t->q[0];
+		struct ev_req *er;
+
+		memmove(t->q, t->q + 1, (t->nq - 1) * sizeof(t->q[0]));
+		t->nq--;
+		er = ev_find(&t->ev, &o);
+		if (er)
+			act(t, er, &o);
+		/* not in the new descriptor: discarded */
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Signals (s.7.1.11; packages cg, dg, tonegen, ct, g/sc)             */
+/* ------------------------------------------------------------------ */
 
 static void sig_completed(struct mg_term *t, const struct sig_req *s,
 			  const char *meth)
 {
-	struct ev_req *er = ev_armed(t, "g/sc");
 	bool want = !strcmp(meth, "TO") ? s->nc_to : !strcmp(meth, "EV") ?
 		s->nc_ibe : !strcmp(meth, "SD") ? s->nc_ibs : s->nc_or;
 
 	/* E.1.2: g/sc SigID, Meth (TO, EV, SD, NC) */
-	if (er && want)
-		notify(t->m, t->vmg, t, t->ev_rid, "g/sc", "SigID", s->name,
-		       "Meth", meth);
+	if (want)
+		detect_named(t, "g/sc", "SigID", s->name, "Meth", meth);
 }
 
-static void signals_stop(struct mg_term *t, const char *meth)
+/* What the active signals play, into the termination's media state. */
+static void sig_media(struct mg_term *t)
 {
-	unsigned i, n = t->nsig;
+	enum media_tone tone = MEDIA_TONE_COUNT;
+	unsigned hz = 0, i;
+	bool cot = false, rsp = false;
 
-	gw_tmr_cancel(&t->sig_tmr);
-	t->nsig = 0;
-	if (t->tone != MEDIA_TONE_COUNT) {
-		t->tone = MEDIA_TONE_COUNT;
+	for (i = 0; i < t->sg.n; i++) {
+		const struct sig_req *s = &t->sg.sig[i];
+
+		if (s->done)
+			continue;
+		if (s->kind == SK_TONE)
+			tone = s->tone;
+		else if (s->kind == SK_CT)
+			cot = true;
+		else if (s->kind == SK_RSP)
+			rsp = true;
+	}
+	if (t->pt_sig >= 0 && !t->pt_gap) {
+		const struct sig_req *s = &t->sg.sig[t->pt_sig];
+		const struct pt_step *p = &s->pt[t->pt_step];
+
+		if (p->tone != MEDIA_TONE_COUNT) {
+			tone = p->tone;
+			hz = 0;
+		} else if (p->hz) {
+			tone = MEDIA_TONE_COUNT;
+			hz = p->hz;
+		}
+	}
+	if (tone != t->tone || hz != t->line_hz || cot != t->cot ||
+	    rsp != t->rsp) {
+		t->tone = tone;
+		t->line_hz = hz;
+		t->cot = cot;
+		t->rsp = rsp;
 		if (t->ctx)
 			t->ctx->dirty = true;
 	}
-	for (i = 0; i < n; i++)
-		if (t->sig[i].type != MG_TOK_BRIEF)
-			sig_completed(t, &t->sig[i], meth);
+}
+
+static void play_digits(struct mg_term *t, const char *digits)
+{
+	if (!t->ctx || !digits[0])
+		return;
+	snprintf(t->ctx->digits, sizeof(t->ctx->digits), "%s", digits);
+	t->ctx->digits_seq++;
+	t->ctx->dirty = true;
+}
+
+/* The step of the pt playing (or the gap after it) has begun. */
+static void pt_tick(void *arg);
+
+static void pt_start_step(struct mg_term *t)
+{
+	struct sig_req *s = &t->sg.sig[t->pt_sig];
+	const struct pt_step *p = &s->pt[t->pt_step];
+	unsigned ms = s->dur_ms ? s->dur_ms : p->digit ? PT_DIGIT_MS :
+		PT_TONE_MS;
+
+	if (p->digit) {
+		char d[2] = { p->digit, '\0' };
+
+		play_digits(t, d);
+	}
+	gw_tmr_start(&t->pt_tmr, ms, pt_tick, t);
+}
+
+static void pt_tick(void *arg)
+{
+	struct mg_term *t = arg;
+	struct mg_ctx *c = t->ctx;
+	struct sig_req *s;
+	uint32_t cid = c ? c->id : 0;
+
+	if (t->pt_sig < 0)
+		return;
+	s = &t->sg.sig[t->pt_sig];
+	if (!t->pt_gap && s->ind_ms && t->pt_step + 1 < s->npt) {
+		/* E.3 ind: the time between two tones */
+		t->pt_gap = true;
+		gw_tmr_start(&t->pt_tmr, s->ind_ms, pt_tick, t);
+	} else if (t->pt_step + 1 < s->npt) {
+		t->pt_gap = false;
+		t->pt_step++;
+		pt_start_step(t);
+	} else {
+		/* the list is played out: the signal completed */
+		s->done = true;
+		t->pt_sig = -1;
+		sig_media(t);
+		sig_completed(t, s, "TO");
+	}
+	sig_media(t);
+	if (c && (c = ctx_find(t->m, cid)) && c->dirty)
+		ctx_apply(c);
+}
+
+/* ct/ct (E.10.5): the check tone is back. */
+static void cot_back(struct mg_term *t)
+{
+	unsigned i;
+
+	for (i = 0; i < t->sg.n; i++) {
+		struct sig_req *s = &t->sg.sig[i];
+
+		if (s->kind != SK_CT || s->done)
+			continue;
+		s->done = true;
+		sig_media(t);
+		detect_named(t, "ct/cmp", "res", "success", NULL, NULL);
+		return;
+	}
+}
+
+/*
+ * Stop the signals (all of them, or those not KeepActive): g/sc for
+ * each that asked for it, with meth; a continuity test stopped before
+ * its tone came back failed (E.10.5).
+ */
+static void signals_stop(struct mg_term *t, const char *meth, bool keep_ka)
+{
+	struct sig_set old = t->sg;
+	unsigned i, n = 0;
+	bool pt_kept = false;
+
+	t->sg.n = 0;
+	for (i = 0; i < old.n; i++) {
+		if (keep_ka && old.sig[i].keepactive) {
+			if ((int)i == t->pt_sig) {
+				t->pt_sig = (int)n;
+				pt_kept = true;
+			}
+			t->sg.sig[t->sg.n++] = old.sig[i];
+			old.sig[i].done = true;	/* not reported */
+			continue;
+		}
+		n++;
+	}
+	if (!pt_kept) {
+		t->pt_sig = -1;
+		gw_tmr_cancel(&t->pt_tmr);
+	}
+	if (!t->sg.n)
+		gw_tmr_cancel(&t->sig_tmr);
+	sig_media(t);
+	for (i = 0; i < old.n; i++) {
+		const struct sig_req *s = &old.sig[i];
+
+		if (s->done)
+			continue;
+		if (s->kind == SK_CT)
+			detect_named(t, "ct/cmp", "res", "failure", NULL,
+				     NULL);
+		if (s->type != MG_TOK_BRIEF || s->kind == SK_PT)
+			sig_completed(t, s, meth);
+	}
 }
 
 static void sig_timeout(void *arg)
 {
 	struct mg_term *t = arg;
 	struct mg_ctx *c = t->ctx;
+	uint32_t cid = c ? c->id : 0;
 
-	signals_stop(t, "TO");
-	if (c && c->dirty)
+	signals_stop(t, "TO", false);
+	if (c && (c = ctx_find(t->m, cid)) && c->dirty)
 		ctx_apply(c);
+}
+
+/* A new Signals descriptor replaces the one active (s.7.1.11). */
+static void sig_apply(struct mg_term *t, const struct sig_set *ss)
+{
+	char digits[64] = "";
+	unsigned i, to_ms = 0;
+
+	signals_stop(t, "SD", false);
+	t->sg = *ss;
+	t->pt_sig = -1;
+	t->pt_gap = false;
+	for (i = 0; i < t->sg.n; i++) {
+		struct sig_req *s = &t->sg.sig[i];
+		size_t k = strlen(digits);
+
+		s->done = false;
+		if (s->kind == SK_DIGIT && k + 1 < sizeof(digits)) {
+			digits[k] = s->digit;
+			digits[k + 1] = '\0';
+		} else if (s->kind == SK_CT) {
+			t->cot_seq++;		/* a new test */
+		} else if (s->kind == SK_PT && t->pt_sig < 0) {
+			t->pt_sig = (int)i;
+			t->pt_step = 0;
+		}
+		if (s->type == MG_TOK_TIMEOUT && s->dur_ms > to_ms)
+			to_ms = s->dur_ms;
+	}
+	if (to_ms)
+		gw_tmr_start(&t->sig_tmr, to_ms, sig_timeout, t);
+	play_digits(t, digits);
+	if (t->pt_sig >= 0)
+		pt_start_step(t);
+	sig_media(t);
 }
 
 /* ------------------------------------------------------------------ */
@@ -681,6 +1263,8 @@ static void dc_result(struct mg_term *t, enum mg_dcoll_res r,
 static void dc_timeout(void *arg)
 {
 	struct mg_term *t = arg;
+	struct mg_ctx *c = t->ctx;
+	uint32_t cid = c ? c->id : 0;
 	unsigned ms = 0;
 
 	if (t->dc) {
@@ -688,13 +1272,14 @@ static void dc_timeout(void *arg)
 
 		dc_result(t, r, ms);
 	}
+	if (c && (c = ctx_find(t->m, cid)) && c->dirty)
+		ctx_apply(c);
 }
 
 static void dc_result(struct mg_term *t, enum mg_dcoll_res r,
 		      unsigned timer_ms)
 {
 	static const char *const meth[] = { NULL, "UM", "PM", "FM" };
-	struct ev_req *er = ev_armed(t, "dd/ce");
 	char ds[80];
 
 	if (r == MG_DCOLL_WAIT) {
@@ -704,14 +1289,12 @@ static void dc_result(struct mg_term *t, enum mg_dcoll_res r,
 	gw_tmr_cancel(&t->dc_tmr);
 	snprintf(ds, sizeof(ds), "%s", mg_dcoll_string(t->dc));
 	t->dc = gw_mem_deref(t->dc);
-	if (er)
-		observed(t, er, "ds", ds, "Meth", meth[r]);
+	detect_named(t, "dd/ce", "ds", ds, "Meth", meth[r]);
 }
 
 static void on_digit(struct mg_term *t, char digit, unsigned ms)
 {
-	char name[8], sym = mg_dmap_symbol(digit);
-	struct ev_req *er;
+	char name[8], id[4], sym = mg_dmap_symbol(digit);
 	unsigned timer = 0;
 
 	GW_DBG("%s: digit %c (%u ms)", t->name, digit, ms);
@@ -725,19 +1308,67 @@ static void on_digit(struct mg_term *t, char digit, unsigned ms)
 		return;
 	}
 	/* dd (E.6.2): d0-d9, ds (*), do (#), da-dd */
-	snprintf(name, sizeof(name), "dd/d%c", digit == '*' ? 's' :
-		 digit == '#' ? 'o' : digit >= 'A' && digit <= 'D' ?
-		 digit - 'A' + 'a' : digit);
-	er = ev_armed(t, name);
-	if (er)
-		observed(t, er, NULL, NULL, NULL, NULL);
+	dtmf_id(id, sizeof(id), digit);
+	snprintf(name, sizeof(name), "dd/%s", id);
+	detect_named(t, name, NULL, NULL, NULL, NULL);
+	/* ... and as a tone (E.4 through E.6), known at its end */
+	detect_tone(t, "std", id, 0);
+	detect_tone(t, "etd", id, ms);
+	detect_tone(t, "ltd", id, ms);
+}
+
+static void ltd_fire(void *arg)
+{
+	struct mg_term *t = arg;
+	struct mg_ctx *c = t->ctx;
+	uint32_t cid = c ? c->id : 0;
+
+	if (!t->tone_on[0])
+		return;
+	detect_tone(t, "ltd", t->tone_on,
+		    (unsigned)(gw_now_ms() - t->tone_since));
+	if (c && (c = ctx_find(t->m, cid)) && c->dirty)
+		ctx_apply(c);
+}
+
+/* A fax or modem signal from the line starts (E.4 std; ltd armed for
+ * the shortest duration asked of it). */
+static void tone_start(struct mg_term *t, const char *tid)
+{
+	struct ev_set *es = t->lockstep && t->suspended ? &t->ebuf : &t->ev;
+	unsigned i, min = 0;
+
+	snprintf(t->tone_on, sizeof(t->tone_on), "%s", tid);
+	t->tone_since = gw_now_ms();
+	gw_tmr_cancel(&t->ltd_tmr);
+	for (i = 0; i < es->n; i++) {
+		const struct ev_req *r = &es->ev[i];
+
+		if (!strcmp(r->name, "tonedet/ltd") && tl_has(r, tid) &&
+		    (!min || r->dur_ms < min))
+			min = r->dur_ms ? r->dur_ms : 1;
+	}
+	if (min)
+		gw_tmr_start(&t->ltd_tmr, min, ltd_fire, t);
+	detect_tone(t, "std", tid, 0);
+}
+
+static void tone_end(struct mg_term *t, const char *tid, unsigned ms)
+{
+	if (!strcmp(t->tone_on, tid)) {
+		t->tone_on[0] = '\0';
+		gw_tmr_cancel(&t->ltd_tmr);
+	}
+	detect_tone(t, "etd", tid, ms);
 }
 
 static void on_media_ev(enum mg_cm_ev ev, char digit, unsigned ms, void *arg)
 {
 	struct mg_ctx *c = arg;
 	struct mg_term *td = ctx_term(c, TERM_TDM), *rt = ctx_term(c, TERM_RTP);
-	struct ev_req *er;
+	struct mg_model *m = c->m;
+	uint32_t cid = c->id;
+	unsigned k = (unsigned char)digit;
 
 	switch (ev) {
 	case MG_CM_DIGIT:
@@ -750,18 +1381,31 @@ static void on_media_ev(enum mg_cm_ev ev, char digit, unsigned ms, void *arg)
 		break;
 	case MG_CM_RTP_TIMEOUT:
 		/* E.11.2: nt/netfail, cs the cause */
-		if (rt && (er = ev_armed(rt, "nt/netfail")))
-			observed(rt, er, "cs", "\"RTP timeout\"", NULL, NULL);
+		if (rt)
+			detect_named(rt, "nt/netfail", "cs",
+				     "\"RTP timeout\"", NULL, NULL);
 		break;
 	case MG_CM_FAX:
+		if (td && k < GW_ARRAY_SIZE(fax_ids))
+			tone_start(td, fax_ids[k]);
+		break;
+	case MG_CM_FAX_END:
+		if (td && k < GW_ARRAY_SIZE(fax_ids))
+			tone_end(td, fax_ids[k], ms);
+		break;
+	case MG_CM_COT:
+		if (td)
+			cot_back(td);
 		break;
 	case MG_CM_FAILED:
-		if (rt && (er = ev_armed(rt, "nt/netfail")))
-			observed(rt, er, "cs", "\"media failure\"", NULL,
-				 NULL);
+		if (rt)
+			detect_named(rt, "nt/netfail", "cs",
+				     "\"media failure\"", NULL, NULL);
 		break;
 	}
-	if (c->dirty)
+	/* an embedded descriptor may have changed the media */
+	c = ctx_find(m, cid);
+	if (c && c->dirty)
 		ctx_apply(c);
 }
 
@@ -779,18 +1423,10 @@ static const char *item_val(const struct mg_item *it)
 	return it->nval ? word_str(&it->val[0]) : NULL;
 }
 
-static void lower(char *d, const char *s, size_t size)
-{
-	size_t i;
-
-	for (i = 0; s[i] && i < size - 1; i++)
-		d[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]);
-	d[i] = '\0';
-}
-
 /* The packages we implement, with their versions (H.248.1 s.6.2.3). */
 static const char *const packages[] = {
-	"g", "root", "dg", "dd", "cg", "nt", "rtp", "tdmc", "it", NULL,
+	"g", "root", "tonegen", "tonedet", "dg", "dd", "cg", "ct", "nt",
+	"rtp", "tdmc", "it", NULL,
 };
 
 static bool pkg_known(const char *name)
@@ -808,21 +1444,37 @@ static bool pkg_known(const char *name)
 	return false;
 }
 
-static bool event_supported(const struct mg_term *t, const char *name)
+static bool tone_event(const char *name)
 {
-	static const char *const tdm_ev[] = { "g/sc", "dd/ce", NULL };
-	static const char *const rtp_ev[] = { "g/sc", "nt/netfail", "dd/ce",
-		NULL };
-	const char *const *l = t->kind == TERM_TDM ? tdm_ev : rtp_ev;
+	const char *evt = strchr(name, '/');
+
+	return (!strncmp(name, "tonedet/", 8) || !strncmp(name, "dd/", 3)) &&
+		evt && (!strcmp(evt, "/std") || !strcmp(evt, "/etd") ||
+			!strcmp(evt, "/ltd"));
+}
+
+/* 0, or 451 (no such event), 512 (one we cannot detect here). */
+static unsigned event_check(const struct mg_term *t, const char *name)
+{
+	static const char *const any_ev[] = { "g/sc", "dd/ce", NULL };
+
 	unsigned i;
 
-	if (!strncmp(name, "dd/d", 4) && strlen(name) == 5 &&
-	    strchr("0123456789soabcd", name[4]))
-		return true;
-	for (i = 0; l[i]; i++)
-		if (!strcmp(l[i], name))
-			return true;
-	return false;
+	if (!strncmp(name, "dd/", 3) && dtmf_of(name + 3))
+		return 0;
+	if (tone_event(name))
+		return 0;
+	for (i = 0; any_ev[i]; i++)
+		if (!strcmp(any_ev[i], name))
+			return 0;
+	if (!strcmp(name, "ct/cmp"))
+		return t->kind == TERM_TDM ? 0 : 512;
+	if (!strcmp(name, "nt/netfail"))
+		return t->kind == TERM_RTP ? 0 : 512;
+	if (!strcmp(name, "nt/qualert") || !strcmp(name, "rtp/pltrans") ||
+	    !strncmp(name, "it/", 3))
+		return 512;
+	return 451;
 }
 
 static struct mg_dmap *dmap_named(struct mg_term *t, const char *name)
@@ -871,224 +1523,399 @@ static int digitmap_desc(struct mg_term *t, const struct mg_item *it,
 	return 0;
 }
 
-static int events_desc(struct mg_term *t, const struct mg_item *it,
-		       struct cmd_err *e)
+/* E.4 tl of a tone event: ids we detect on this termination. */
+static int tl_parse(const struct mg_term *t, struct ev_req *r,
+		    const struct mg_item *p, struct cmd_err *e)
 {
-	const struct mg_item *ev, *p;
-	struct ev_req nev[EV_MAX];
-	unsigned n = 0, i, timer = 0;
-	const char *rid = item_val(it);
-	int rc = 0;
+	bool dd = !strncmp(r->name, "dd/", 3);
+	unsigned k;
 
-	memset(nev, 0, sizeof(nev));
-	for (ev = it->kids; ev; ev = ev->next) {
-		struct ev_req *r = &nev[n];
+	for (k = 0; k < p->nval; k++) {
+		char id[TID_LEN];
 
-		if (!ev->name) {
-			rc = fail(e, 445, "unexpected in Events");
-			goto out;
+		if (r->ntl == TL_MAX)
+			return fail(e, 449, "%s: too many tone ids", r->name);
+		tid_norm(id, word_str(&p->val[k]));
+		if (!id[0] || (strcmp(id, "*") && !dtmf_of(id) &&
+			       (dd || !fax_id(id))))
+			return fail(e, 449, "%s: unknown tone id '%s'",
+				    r->name, word_str(&p->val[k]));
+		if (fax_id(id) && t->kind != TERM_TDM)
+			return fail(e, 512, "%s: %s is detected on the line "
+				    "side only", r->name, id);
+		snprintf(r->tl[r->ntl++], TID_LEN, "%s", id);
+	}
+	return 0;
+}
+
+static int sig_parse(struct mg_term *t, const struct mg_item *it,
+		     struct sig_set *ss, struct cmd_err *e);
+static int ev_parse(struct mg_term *t, const struct mg_item *it,
+		    struct ev_set *es, int level, struct cmd_err *e);
+
+/* One requested event; level 0 in a command, 1 embedded, 2 in an
+ * EventBuffer descriptor (no embedding there). */
+static int ev_one(struct mg_term *t, const struct mg_item *ev,
+		  struct ev_req *r, int level, struct cmd_err *e)
+{
+	const struct mg_item *p, *k;
+	unsigned code;
+	int rc;
+
+	if (!ev->name)
+		return fail(e, 445, "unexpected in Events");
+	lower(r->name, ev->name, sizeof(r->name));
+	if (!pkg_known(r->name))
+		return fail(e, 440, "Unsupported or unknown Package '%s'",
+			    ev->name);
+	if ((code = event_check(t, r->name)))
+		return fail(e, code, code == 512 ? "MG unequipped to detect "
+			    "'%s' on %s" : "No such event in this package: "
+			    "'%s'", ev->name, t->name);
+	for (p = ev->kids; p; p = p->next) {
+		if (p->tok == MG_TOK_KEEPACTIVE) {
+			r->keepactive = true;
+		} else if (p->tok == MG_TOK_DIGITMAP) {
+			if (p->text) {
+				char err[120];
+
+				if (mg_dmap_parse(&r->dm, p->text, err,
+						  sizeof(err)))
+					return fail(e, 449, "DigitMap: %s",
+						    err);
+			} else if (item_val(p) &&
+				   (r->dm = dmap_named(t, item_val(p)))) {
+				gw_mem_ref(r->dm);
+			} else {
+				return fail(e, 520, "DigitMap '%s' undefined",
+					    item_val(p) ? item_val(p) : "");
+			}
+		} else if (p->tok == MG_TOK_EMBED) {
+			if (level == 2)
+				return fail(e, 447, "Embedded descriptors in "
+					    "an EventBuffer");
+			for (k = p->kids; k; k = k->next) {
+				if (k->tok == MG_TOK_SIGNALS && !r->em_sg) {
+					r->em_sg = calloc(1, sizeof(
+							  *r->em_sg));
+					if (!r->em_sg)
+						return fail(e, 500, "out of "
+							    "memory");
+					rc = sig_parse(t, k, r->em_sg, e);
+				} else if (k->tok == MG_TOK_EVENTS &&
+					   level == 0 && !r->em_ev) {
+					r->em_ev = calloc(1, sizeof(
+							  *r->em_ev));
+					if (!r->em_ev)
+						return fail(e, 500, "out of "
+							    "memory");
+					rc = ev_parse(t, k, r->em_ev, 1, e);
+				} else {
+					/* s.7.1.9: one level of embedding */
+					rc = fail(e, 447, "Embedded Events in "
+						  "embedded Events");
+				}
+				if (rc)
+					return rc;
+			}
+		} else if (p->tok) {
+			/* NeverNotify, ResetEvents, ... */
+		} else if (tone_event(r->name) && p->name &&
+			   !strcasecmp(p->name, "tl")) {
+			if ((rc = tl_parse(t, r, p, e)))
+				return rc;
+		} else if (!strcmp(r->name + strcspn(r->name, "/"), "/ltd") &&
+			   p->name && !strcasecmp(p->name, "dur") &&
+			   item_val(p)) {
+			r->dur_ms = (unsigned)strtoul(item_val(p), NULL, 10);
+		} else {
+			return fail(e, 454, "No such parameter '%s' in event "
+				    "%s", p->name ? p->name : "?", ev->name);
 		}
-		if (n == EV_MAX) {
+	}
+	if (!strcmp(r->name, "dd/ce") && !r->dm && level != 2)
+		return fail(e, 457, "dd/ce needs a DigitMap");
+	if (!strcmp(r->name + strcspn(r->name, "/"), "/ltd") && !r->dur_ms)
+		return fail(e, 457, "%s needs dur", ev->name);
+	return 0;
+}
+
+static int ev_parse(struct mg_term *t, const struct mg_item *it,
+		    struct ev_set *es, int level, struct cmd_err *e)
+{
+	const struct mg_item *ev;
+	const char *rid = item_val(it);
+	int rc;
+
+	memset(es, 0, sizeof(*es));
+	for (ev = it->kids; ev; ev = ev->next) {
+		if (es->n == EV_MAX) {
 			rc = fail(e, 518, "too many events");
 			goto out;
 		}
-		lower(r->name, ev->name, sizeof(r->name));
-		if (!pkg_known(r->name)) {
-			rc = fail(e, 440, "Unsupported or unknown Package "
-				  "'%s'", ev->name);
+		rc = ev_one(t, ev, &es->ev[es->n], level, e);
+		es->n++;		/* what it holds is released below */
+		if (rc)
 			goto out;
-		}
-		if (!event_supported(t, r->name)) {
-			rc = fail(e, strncmp(r->name, "it/", 3) ? 451 : 512,
-				  "No such event in this package: '%s'",
-				  ev->name);
-			goto out;
-		}
-		for (p = ev->kids; p; p = p->next) {
-			if (p->tok == MG_TOK_KEEPACTIVE) {
-				r->keepactive = true;
-			} else if (p->tok == MG_TOK_DIGITMAP) {
-				if (p->text) {
-					char err[120];
-
-					if (mg_dmap_parse(&r->dm, p->text, err,
-							  sizeof(err))) {
-						rc = fail(e, 449, "DigitMap: "
-							  "%s", err);
-						goto out;
-					}
-				} else if (item_val(p) &&
-					   (r->dm = dmap_named(t, item_val(p)))) {
-					gw_mem_ref(r->dm);
-				} else {
-					rc = fail(e, 520, "DigitMap '%s' "
-						  "undefined", item_val(p) ?
-						  item_val(p) : "");
-					goto out;
-				}
-			} else if (p->tok == MG_TOK_EMBED) {
-				rc = fail(e, 501, "Embedded descriptors "
-					  "not implemented");
-				goto out;
-			} else if (p->tok) {
-				/* NeverNotify, ResetEvents, ... */
-			} else {
-				rc = fail(e, 454, "No such parameter '%s' "
-					  "in event %s", p->name, ev->name);
-				goto out;
-			}
-		}
-		if (!strcmp(r->name, "dd/ce") && !r->dm) {
-			rc = fail(e, 457, "dd/ce needs a DigitMap");
-			goto out;
-		}
-		n++;
 	}
-	/* replaces what was armed (s.7.1.9) */
-	for (i = 0; i < t->nev; i++)
-		t->ev[i].dm = gw_mem_deref(t->ev[i].dm);
-	memcpy(t->ev, nev, sizeof(nev));
-	t->nev = n;
-	t->ev_armed = rid != NULL;
-	t->ev_rid = rid ? (uint32_t)strtoul(rid, NULL, 10) : 0;
-	n = 0;
-	gw_tmr_cancel(&t->dc_tmr);
-	t->dc = gw_mem_deref(t->dc);
-	for (i = 0; i < t->nev; i++) {
-		if (strcmp(t->ev[i].name, "dd/ce"))
-			continue;
-		if (mg_dcoll_alloc(&t->dc, t->ev[i].dm))
-			return fail(e, 500, "out of memory");
-		enum mg_dcoll_res r = mg_dcoll_start(t->dc, &timer);
-
-		dc_result(t, r, timer);
-	}
-	if (t->ctx)
-		t->ctx->dirty = true;
+	es->armed = rid != NULL;
+	es->rid = rid ? (uint32_t)strtoul(rid, NULL, 10) : 0;
 	return 0;
  out:
-	for (i = 0; i < EV_MAX; i++)
-		gw_mem_deref(nev[i].dm);
+	ev_set_clear(es);
 	return rc;
 }
 
-static int signals_desc(struct mg_term *t, const struct mg_item *it,
-			struct cmd_err *e)
+/* Make es (taken over, left empty) the active Events descriptor. */
+static void ev_install(struct mg_term *t, struct ev_set *es)
 {
-	struct sig_req ns[SIG_MAX];
-	const struct mg_item *s, *p, *lst;
-	enum media_tone tone = MEDIA_TONE_COUNT;
-	char digits[64] = "";
-	unsigned n = 0, i, to_ms = 0;
+	unsigned i, timer = 0;
 
-	memset(ns, 0, sizeof(ns));
+	ev_set_clear(&t->ev);
+	t->ev = *es;
+	memset(es, 0, sizeof(*es));
+	gw_tmr_cancel(&t->dc_tmr);
+	t->dc = gw_mem_deref(t->dc);
+	if (t->ctx)
+		t->ctx->dirty = true;
+	for (i = 0; i < t->ev.n; i++) {
+		enum mg_dcoll_res r;
+
+		if (strcmp(t->ev.ev[i].name, "dd/ce"))
+			continue;
+		if (mg_dcoll_alloc(&t->dc, t->ev.ev[i].dm)) {
+			GW_ERR("%s: no digit collection: out of memory",
+			       t->name);
+			break;
+		}
+		r = mg_dcoll_start(t->dc, &timer);
+		dc_result(t, r, timer);
+		break;
+	}
+	events_activated(t);
+}
+
+static int events_desc(struct mg_term *t, const struct mg_item *it,
+		       struct cmd_err *e)
+{
+	struct ev_set *es = malloc(sizeof(*es));
+	int rc;
+
+	if (!es)
+		return fail(e, 500, "out of memory");
+	rc = ev_parse(t, it, es, 0, e);
+	if (!rc)
+		ev_install(t, es);	/* replaces what was armed */
+	free(es);
+	return rc;
+}
+
+/* EventBuffer (s.7.1.10): the events held while LockStep waits; an
+ * empty one clears the buffer and holds nothing more. */
+static int eventbuffer_desc(struct mg_term *t, const struct mg_item *it,
+			    struct cmd_err *e)
+{
+	struct ev_set *es = malloc(sizeof(*es));
+	int rc;
+
+	if (!es)
+		return fail(e, 500, "out of memory");
+	rc = ev_parse(t, it, es, 2, e);
+	if (!rc) {
+		ev_set_clear(&t->ebuf);
+		t->ebuf = *es;
+		t->ebuf.armed = false;
+		if (!t->ebuf.n)
+			t->nq = 0;
+		if (t->ctx)
+			t->ctx->dirty = true;
+	}
+	free(es);
+	return rc;
+}
+
+/* E.3 tl of a pt: the tones a package (tonegen: all of ours) plays. */
+static int pt_parse(const struct mg_term *t, struct sig_req *r,
+		    const struct mg_item *p, struct cmd_err *e)
+{
+	bool any = !strncmp(r->name, "tonegen/", 8);
+	bool cg = any || !strncmp(r->name, "cg/", 3);
+	bool dg = any || !strncmp(r->name, "dg/", 3);
+	unsigned k, i;
+
+	(void)t;
+	for (k = 0; k < p->nval; k++) {
+		struct pt_step *s = &r->pt[r->npt];
+		char id[TID_LEN], full[TID_LEN + 4];
+
+		if (r->npt == PT_MAX)
+			return fail(e, 449, "%s: too many tones", r->name);
+		tid_norm(id, word_str(&p->val[k]));
+		snprintf(full, sizeof(full), "cg/%s", id);
+		s->tone = MEDIA_TONE_COUNT;
+		for (i = 0; cg && i < GW_ARRAY_SIZE(cg_tones); i++)
+			if (!strcmp(cg_tones[i].name, full))
+				s->tone = cg_tones[i].tone;
+		for (i = 0; cg && cg_unequipped[i]; i++)
+			if (!strcmp(cg_unequipped[i], full))
+				return fail(e, 513, "%s: no %s tone "
+					    "provisioned", r->name, id);
+		if (s->tone == MEDIA_TONE_COUNT) {
+			if (dg && dtmf_of(id))
+				s->digit = dtmf_of(id);
+			else if (any && !strcmp(id, "mwt"))
+				s->hz = 1004;
+			else if (any && !strcmp(id, "cot"))
+				s->hz = MG_COT_HZ;
+			else
+				return fail(e, 449, "%s: unknown tone id "
+					    "'%s'", r->name,
+					    word_str(&p->val[k]));
+		}
+		r->npt++;
+	}
+	return 0;
+}
+
+/* One requested signal into r. */
+static int sig_one(struct mg_term *t, const struct mg_item *sig,
+		   struct sig_req *r, struct cmd_err *e)
+{
+	const struct mg_item *p;
+	const char *evt;
+	unsigned i, k;
+	int rc;
+
+	if (!sig->name)
+		return fail(e, 445, "unexpected in Signals");
+	lower(r->name, sig->name, sizeof(r->name));
+	if (!pkg_known(r->name))
+		return fail(e, 440, "Unsupported or unknown Package '%s'",
+			    sig->name);
+	evt = r->name + strcspn(r->name, "/");
+	r->type = MG_TOK_ONOFF;
+	r->tone = MEDIA_TONE_COUNT;
+	if ((r->digit = dg_digit(r->name))) {
+		r->kind = SK_DIGIT;
+		r->type = MG_TOK_BRIEF;
+	} else if (!strcmp(evt, "/pt") && (!strncmp(r->name, "tonegen/", 8) ||
+					   !strncmp(r->name, "cg/", 3) ||
+					   !strncmp(r->name, "dg/", 3))) {
+		/* E.3, inherited by cg (E.7) and dg (E.5) */
+		r->kind = SK_PT;
+		r->type = MG_TOK_BRIEF;
+	} else if (!strcmp(r->name, "ct/ct")) {
+		r->kind = SK_CT;		/* E.10.3 */
+		r->type = MG_TOK_TIMEOUT;
+		r->dur_ms = COT_MS;
+	} else if (!strcmp(r->name, "ct/rsp")) {
+		r->kind = SK_RSP;
+	} else {
+		for (i = 0; cg_unequipped[i]; i++)
+			if (!strcmp(cg_unequipped[i], r->name))
+				return fail(e, 513, "MG unequipped to generate "
+					    "%s: no such tone provisioned",
+					    sig->name);
+		for (i = 0; i < GW_ARRAY_SIZE(cg_tones); i++)
+			if (!strcmp(cg_tones[i].name, r->name))
+				break;
+		if (i == GW_ARRAY_SIZE(cg_tones))
+			return fail(e, 452, "No such signal in this package: "
+				    "'%s'", sig->name);
+		r->kind = SK_TONE;
+		r->tone = cg_tones[i].tone;
+	}
+	if (t->kind != TERM_TDM)
+		return fail(e, 513, "MG unequipped to generate %s on %s: "
+			    "signals are played toward the line only",
+			    sig->name, t->name);
+	for (p = sig->kids; p; p = p->next) {
+		switch (p->tok) {
+		case MG_TOK_SIGNALTYPE:
+			r->type = p->val[0].tok;
+			break;
+		case MG_TOK_DURATION:
+			r->dur_ms = (unsigned)atoi(item_val(p));
+			break;
+		case MG_TOK_NOTIFYCOMPLETION:
+			for (k = 0; k < p->nval; k++) {
+				enum mg_tok nc = p->val[k].tok;
+
+				r->nc_to |= nc == MG_TOK_TIMEOUT;
+				r->nc_ibe |= nc == MG_TOK_INTBYEVENT;
+				r->nc_ibs |= nc == MG_TOK_INTBYSIGDESCR;
+				r->nc_or |= nc == MG_TOK_OTHERREASON;
+			}
+			break;
+		case MG_TOK_KEEPACTIVE:
+			r->keepactive = true;
+			break;
+		case MG_TOK_NONE:
+			if (r->kind == SK_PT && p->name &&
+			    !strcasecmp(p->name, "tl")) {
+				if ((rc = pt_parse(t, r, p, e)))
+					return rc;
+			} else if (r->kind == SK_PT && p->name &&
+				   !strcasecmp(p->name, "ind") &&
+				   item_val(p)) {
+				r->ind_ms = (unsigned)atoi(item_val(p));
+			} else {
+				return fail(e, 454, "No such parameter '%s' "
+					    "in signal %s", p->name ?
+					    p->name : "?", sig->name);
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	if (r->kind == SK_PT && !r->npt)
+		return fail(e, 457, "%s needs tl", sig->name);
+	if (r->type == MG_TOK_TIMEOUT && !r->dur_ms)
+		r->dur_ms = 30000;	/* provisioned */
+	return 0;
+}
+
+static int sig_parse(struct mg_term *t, const struct mg_item *it,
+		     struct sig_set *ss, struct cmd_err *e)
+{
+	const struct mg_item *s, *lst;
+	int rc;
+
+	memset(ss, 0, sizeof(*ss));
 	for (s = it->kids; s; s = s->next) {
 		/* a SignalList plays its signals in turn: digits only */
 		lst = s->tok == MG_TOK_SIGNALLIST ? s->kids : s;
 		for (; lst; lst = s->tok == MG_TOK_SIGNALLIST ? lst->next :
 		     NULL) {
-			struct sig_req *r = &ns[n];
-			char d;
-
-			if (!lst->name)
-				return fail(e, 445, "unexpected in Signals");
-			if (n == SIG_MAX)
+			if (ss->n == SIG_MAX)
 				return fail(e, 449, "too many signals");
-			lower(r->name, lst->name, sizeof(r->name));
-			if (!pkg_known(r->name))
-				return fail(e, 440, "Unsupported or unknown "
-					    "Package '%s'", lst->name);
-			r->type = MG_TOK_ONOFF;
-			if ((d = dg_digit(r->name))) {
-				size_t k = strlen(digits);
-
-				if (k + 1 < sizeof(digits)) {
-					digits[k] = d;
-					digits[k + 1] = '\0';
-				}
-				r->type = MG_TOK_BRIEF;
-			} else {
-				for (i = 0; i < sizeof(cg_tones) /
-				     sizeof(cg_tones[0]); i++)
-					if (!strcmp(cg_tones[i].name, r->name))
-						break;
-				if (i == sizeof(cg_tones) / sizeof(cg_tones[0]))
-					return fail(e, 452, "No such signal "
-						    "in this package: '%s'",
-						    lst->name);
-				if (t->kind != TERM_TDM)
-					return fail(e, 513, "%s toward IP: "
-						    "not equipped", lst->name);
-				tone = cg_tones[i].tone;
-			}
-			for (p = lst->kids; p; p = p->next) {
-				unsigned k;
-
-				switch (p->tok) {
-				case MG_TOK_SIGNALTYPE:
-					r->type = p->val[0].tok;
-					break;
-				case MG_TOK_DURATION:
-					r->dur_ms = (unsigned)atoi(
-						item_val(p));
-					break;
-				case MG_TOK_NOTIFYCOMPLETION:
-					for (k = 0; k < p->nval; k++) {
-						enum mg_tok nc = p->val[k].tok;
-
-						r->nc_to |= nc == MG_TOK_TIMEOUT;
-						r->nc_ibe |= nc ==
-							MG_TOK_INTBYEVENT;
-						r->nc_ibs |= nc ==
-							MG_TOK_INTBYSIGDESCR;
-						r->nc_or |= nc ==
-							MG_TOK_OTHERREASON;
-					}
-					break;
-				case MG_TOK_KEEPACTIVE:
-					r->keepactive = true;
-					break;
-				case MG_TOK_NONE:
-					return fail(e, 454, "No such "
-						    "parameter '%s' in "
-						    "signal %s", p->name,
-						    lst->name);
-				default:
-					break;
-				}
-			}
-			if (r->type == MG_TOK_TIMEOUT && !r->dur_ms)
-				r->dur_ms = 30000;	/* provisioned */
-			if (r->type == MG_TOK_TIMEOUT && r->dur_ms > to_ms)
-				to_ms = r->dur_ms;
-			n++;
+			rc = sig_one(t, lst, &ss->sig[ss->n], e);
+			if (rc)
+				return rc;
+			ss->n++;
 		}
-	}
-	if (t->kind != TERM_TDM && digits[0])
-		return fail(e, 513, "digits toward IP: not equipped");
-	/* A new Signals descriptor stops what played (s.7.1.11) */
-	signals_stop(t, "SD");
-	memcpy(t->sig, ns, sizeof(ns));
-	t->nsig = n;
-	t->tone = tone;
-	if (to_ms)
-		gw_tmr_start(&t->sig_tmr, to_ms, sig_timeout, t);
-	if (t->ctx) {
-		if (digits[0]) {
-			snprintf(t->ctx->digits, sizeof(t->ctx->digits), "%s",
-				 digits);
-			t->ctx->digits_seq++;
-		}
-		t->ctx->dirty = true;
-	} else if (digits[0] || tone != MEDIA_TONE_COUNT) {
-		/* no media outside a context */
-		t->nsig = 0;
-		t->tone = MEDIA_TONE_COUNT;
-		gw_tmr_cancel(&t->sig_tmr);
-		return fail(e, 513, "signals need the termination in a "
-			    "context");
 	}
 	return 0;
+}
+
+static int signals_desc(struct mg_term *t, const struct mg_item *it,
+			struct cmd_err *e)
+{
+	struct sig_set *ss = malloc(sizeof(*ss));
+	int rc;
+
+	if (!ss)
+		return fail(e, 500, "out of memory");
+	rc = sig_parse(t, it, ss, e);
+	if (!rc && ss->n && !t->ctx)
+		/* no media outside a context */
+		rc = fail(e, 513, "signals need the termination in a "
+			  "context");
+	if (!rc)
+		sig_apply(t, ss);	/* stops what played (s.7.1.11) */
+	free(ss);
+	return rc;
 }
 
 static int local_control(struct mg_term *t, const struct mg_item *lc,
@@ -1217,6 +2044,17 @@ static int rtp_sdp(struct mg_term *t, const char *local, const char *remote,
 	return 0;
 }
 
+/* EventBufferControl (s.7.1.5, s.7.1.9): Off discards what the buffer
+ * holds and resumes normal handling. */
+static void buffer_control(struct mg_term *t, bool lockstep)
+{
+	t->lockstep = lockstep;
+	if (!lockstep) {
+		t->nq = 0;
+		t->suspended = false;
+	}
+}
+
 static int media_desc(struct mg_term *t, const struct mg_item *md,
 		      struct cmd_err *e, bool *sdp_changed)
 {
@@ -1239,11 +2077,9 @@ static int media_desc(struct mg_term *t, const struct mg_item *md,
 				if (s->tok == MG_TOK_SERVICESTATES)
 					t->oos = s->val[0].tok ==
 						MG_TOK_OUTOFSERVICE;
-				else if (s->tok == MG_TOK_BUFFER &&
-					 s->val[0].tok == MG_TOK_LOCKSTEP)
-					return fail(e, 501, "LockStep event "
-						    "buffering not "
-						    "implemented");
+				else if (s->tok == MG_TOK_BUFFER)
+					buffer_control(t, s->val[0].tok ==
+						       MG_TOK_LOCKSTEP);
 				else if (!s->tok)
 					return fail(e, 450, "No such "
 						    "property: '%s'",
@@ -1319,7 +2155,7 @@ static int apply_desc(struct mg_term *t, const struct mg_cmd *cmd,
 			rc = 0;
 			break;
 		case MG_TOK_EVENTBUFFER:
-			rc = fail(e, 501, "EventBuffer not implemented");
+			rc = eventbuffer_desc(t, it, e);
 			break;
 		default:
 			rc = fail(e, 447, "Descriptor not legal in this "
@@ -1828,6 +2664,35 @@ static void audit_packages(struct exec *x, struct mg_cmd *r)
 	}
 }
 
+/* An Events or EventBuffer descriptor as the MG holds it (s.7.2.5). */
+static void audit_events(struct exec *x, struct mg_cmd *r, enum mg_tok tok,
+			 const struct ev_set *es)
+{
+	struct mg_msg *msg = x->reply;
+	struct mg_item *ev = mg_item_add(msg, &r->desc, tok, NULL), *e;
+	unsigned i;
+
+	if (ev && es->armed)
+		mg_item_set(msg, ev, 0, "%" PRIu32, es->rid);
+	for (i = 0; ev && i < es->n; i++) {
+		const struct ev_req *q = &es->ev[i];
+
+		e = mg_item_add(msg, &ev->kids, MG_TOK_NONE, q->name);
+		if (e && q->ntl == 1)
+			mg_item_set(msg, mg_item_add(msg, &e->kids,
+						     MG_TOK_NONE, "tl"),
+				    0, "%s", q->tl[0]);
+		if (e && q->dur_ms)
+			mg_item_set(msg, mg_item_add(msg, &e->kids,
+						     MG_TOK_NONE, "dur"),
+				    0, "%u", q->dur_ms);
+		if (e && q->keepactive)
+			mg_item_add(msg, &e->kids, MG_TOK_KEEPACTIVE, NULL);
+	}
+	if (!ev)
+		x->oom = true;
+}
+
 static void audit_term(struct exec *x, struct mg_cmd *r, struct mg_term *t,
 		       const struct mg_cmd *cmd, bool caps)
 {
@@ -1846,7 +2711,7 @@ static void audit_term(struct exec *x, struct mg_cmd *r, struct mg_term *t,
 			    MG_TOK_OUTOFSERVICE : MG_TOK_INSERVICE, NULL);
 		mg_item_set(msg, mg_item_add(msg, ts ? &ts->kids : NULL,
 					     MG_TOK_BUFFER, NULL),
-			    MG_TOK_OFF, NULL);
+			    t->lockstep ? MG_TOK_LOCKSTEP : MG_TOK_OFF, NULL);
 		st = mg_item_set(msg, mg_item_add(msg, md ? &md->kids : NULL,
 						  MG_TOK_STREAM, NULL), 0, "1");
 		lc = mg_item_add(msg, st ? &st->kids : NULL,
@@ -1870,25 +2735,19 @@ static void audit_term(struct exec *x, struct mg_cmd *r, struct mg_term *t,
 							NULL)))
 			it->text = mg_msg_strdup(msg, t->remote_sdp);
 	}
-	if (!caps && audit_wants(cmd, MG_TOK_EVENTS)) {
-		struct mg_item *ev = mg_item_add(msg, &r->desc, MG_TOK_EVENTS,
-						 NULL);
-		unsigned i;
-
-		if (ev && t->ev_armed)
-			mg_item_set(msg, ev, 0, "%" PRIu32, t->ev_rid);
-		for (i = 0; ev && i < t->nev; i++)
-			mg_item_add(msg, &ev->kids, MG_TOK_NONE,
-				    t->ev[i].name);
-	}
+	if (!caps && audit_wants(cmd, MG_TOK_EVENTS))
+		audit_events(x, r, MG_TOK_EVENTS, &t->ev);
+	if (!caps && audit_wants(cmd, MG_TOK_EVENTBUFFER))
+		audit_events(x, r, MG_TOK_EVENTBUFFER, &t->ebuf);
 	if (!caps && audit_wants(cmd, MG_TOK_SIGNALS)) {
 		struct mg_item *sg = mg_item_add(msg, &r->desc,
 						 MG_TOK_SIGNALS, NULL);
 		unsigned i;
 
-		for (i = 0; sg && i < t->nsig; i++)
-			mg_item_add(msg, &sg->kids, MG_TOK_NONE,
-				    t->sig[i].name);
+		for (i = 0; sg && i < t->sg.n; i++)
+			if (!t->sg.sig[i].done)
+				mg_item_add(msg, &sg->kids, MG_TOK_NONE,
+					    t->sg.sig[i].name);
 	}
 	if (caps) {
 		/* what a termination of this kind can detect and play */
@@ -1900,16 +2759,18 @@ static void audit_term(struct exec *x, struct mg_cmd *r, struct mg_term *t,
 		static const char *const dd[] = { "dd/d0", "dd/d1", "dd/d2",
 			"dd/d3", "dd/d4", "dd/d5", "dd/d6", "dd/d7", "dd/d8",
 			"dd/d9", "dd/ds", "dd/do", "dd/da", "dd/db", "dd/dc",
-			"dd/dd", "dd/ce", "g/sc", NULL };
+			"dd/dd", "dd/ce", "g/sc", "tonedet/std", "tonedet/etd",
+			"tonedet/ltd", "dd/std", "dd/etd", "dd/ltd", NULL };
+		static const char *const sigs[] = { "tonegen/pt", "cg/pt",
+			"dg/pt", "ct/ct", "ct/rsp", NULL };
 		unsigned i;
 
 		for (i = 0; ev && dd[i]; i++)
 			mg_item_add(msg, &ev->kids, MG_TOK_NONE, dd[i]);
-		if (t->kind == TERM_RTP)
-			mg_item_add(msg, ev ? &ev->kids : NULL, MG_TOK_NONE,
-				    "nt/netfail");
+		mg_item_add(msg, ev ? &ev->kids : NULL, MG_TOK_NONE,
+			    t->kind == TERM_RTP ? "nt/netfail" : "ct/cmp");
 		for (i = 0; sg && t->kind == TERM_TDM &&
-		     i < sizeof(cg_tones) / sizeof(cg_tones[0]); i++)
+		     i < GW_ARRAY_SIZE(cg_tones); i++)
 			mg_item_add(msg, &sg->kids, MG_TOK_NONE,
 				    cg_tones[i].name);
 		for (i = 0; sg && t->kind == TERM_TDM && i < 16; i++) {
@@ -1919,6 +2780,8 @@ static void audit_term(struct exec *x, struct mg_cmd *r, struct mg_term *t,
 				 "0123456789soabcd"[i]);
 			mg_item_add(msg, &sg->kids, MG_TOK_NONE, n);
 		}
+		for (i = 0; sg && t->kind == TERM_TDM && sigs[i]; i++)
+			mg_item_add(msg, &sg->kids, MG_TOK_NONE, sigs[i]);
 	}
 	if (!caps && audit_wants(cmd, MG_TOK_PACKAGES))
 		audit_packages(x, r);
@@ -2002,35 +2865,47 @@ static int cmd_service_change(struct exec *x, struct mg_action *ra,
 	}
 	if (!method)
 		return fail(e, 442, "ServiceChange without Method");
-	if (is_root(cmd->tid)) {
+	if (is_root(cmd->tid) && method == MG_TOK_HANDOFF) {
 		/* s.11.5: HandOff to another MGC */
-		if (method != MG_TOK_HANDOFF || !mgcid)
-			return fail(e, 501, "ServiceChange %s on ROOT from "
-				    "the MGC", mg_tok_name(method, false));
+		if (!mgcid)
+			return fail(e, 457, "HandOff without MgcIdToTry");
 		cmd_reply(x, ra, cmd, "ROOT");
 		mg_vmg_handoff(x->vmg, mgcid);
 		return 0;
 	}
-	n = resolve(x->m, x->vmg, cmd->tid, NULL, true, v, 512);
-	if (!n)
+	if (method != MG_TOK_FORCED && method != MG_TOK_GRACEFUL &&
+	    method != MG_TOK_RESTART)
+		return fail(e, 501, "ServiceChange %s from the MGC",
+			    mg_tok_name(method, false));
+	/* s.7.2.8, s.11.4: the MGC takes terminations out of service
+	 * (Forced at once, their contexts cleared; Graceful: the calls in
+	 * progress stay, no new one) or puts them back (Restart); on ROOT,
+	 * every termination of this MG */
+	n = resolve(x->m, x->vmg, is_root(cmd->tid) ? "*" : cmd->tid, NULL,
+		    true, v, 512);
+	if (!n && !is_root(cmd->tid))
 		return fail(e, 430, "Unknown TerminationID '%s'", cmd->tid);
 	for (i = 0; i < n; i++) {
-		/* s.7.2.8: Forced clears the terminations' contexts */
-		if (method == MG_TOK_FORCED || method == MG_TOK_GRACEFUL) {
-			if (v[i]->ctx && method == MG_TOK_FORCED) {
-				struct mg_ctx *c = v[i]->ctx;
+		struct mg_term *t = v[i];
+		bool tdm = t->kind == TERM_TDM;
 
-				term_remove(v[i]);
-				if (c && ctx_find(x->m, c->id) && c->dirty)
-					ctx_apply(c);
-			}
-			if (v[i]->kind == TERM_TDM)
-				v[i]->oos = true;
-		} else if (method == MG_TOK_RESTART) {
-			v[i]->oos = false;
+		if (method == MG_TOK_RESTART) {
+			t->oos = false;
+			continue;
+		}
+		if (tdm)
+			t->oos = true;
+		if (t->ctx && method == MG_TOK_FORCED) {
+			uint32_t cid = t->ctx->id;
+			struct mg_ctx *c;
+
+			term_remove(t);		/* an RTP one is gone */
+			c = ctx_find(x->m, cid);
+			if (c && c->dirty)
+				ctx_apply(c);
 		}
 	}
-	cmd_reply(x, ra, cmd, cmd->tid);
+	cmd_reply(x, ra, cmd, is_root(cmd->tid) ? "ROOT" : cmd->tid);
 	return 0;
 }
 
@@ -2365,11 +3240,14 @@ void mg_model_span_state(struct mg_model *m, unsigned id, bool up)
 		for (ts = 0; ts < 32; ts++) {
 			struct mg_term *t = sp->ts[ts];
 			struct mg_ctx *c;
+			uint32_t cid;
 
 			if (!t || !(c = t->ctx))
 				continue;
+			cid = c->id;
 			term_remove(t);
-			if (ctx_find(m, c->id) && c->dirty)
+			c = ctx_find(m, cid);
+			if (c && c->dirty)
 				ctx_apply(c);
 		}
 	}

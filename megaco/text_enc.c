@@ -381,7 +381,7 @@ static void transaction(struct wr *w, const struct mg_trans *t)
 int mg_text_encode_buf(char *buf, size_t size, size_t *lenp,
 		       const struct mg_msg *msg, enum mg_text_style style)
 {
-	const struct mg_trans *t;
+	const struct mg_trans *t, *prev = NULL;
 	struct wr w = {
 		.buf = buf, .size = buf ? size : 0,
 		.compact = style == MG_TEXT_COMPACT,
@@ -398,12 +398,16 @@ int mg_text_encode_buf(char *buf, size_t size, size_t *lenp,
 	putc_(&w, '\n');
 	if (msg->err)
 		error_desc(&w, msg->err);
-	/* no newline after the last: Erlang's parser takes a trailing
-	 * SEP after "Segment = 1/2" for a syntax error */
+	/* A Segment reply ends in a word, not '}': the next transaction
+	 * needs a separator, or "SM=1/2T=3{..}" reads as segment "2T".
+	 * No newline after the last: Erlang's parser takes a trailing SEP
+	 * after "Segment = 1/2" for a syntax error. */
 	for (t = msg->trans; t; t = t->next) {
-		if (t != msg->trans && !w.compact)
+		if (t != msg->trans &&
+		    (!w.compact || prev->type == MG_TRANS_SEGREPLY))
 			putc_(&w, '\n');
 		transaction(&w, t);
+		prev = t;
 	}
 	*lenp = w.len;
 	return w.size || !w.len ? 0 : EOVERFLOW;

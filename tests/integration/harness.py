@@ -114,6 +114,10 @@ local = yes
 socket = junction-mg.sock
 restart_min_ms = 200
 restart_max_ms = 2000
+megaco_port = ${JUNCTION_TEST_MEGACO_PORT}
+mgc_port = ${JUNCTION_TEST_MGC_PORT}
+rtp_port_min = ${JUNCTION_TEST_RTP_MIN}
+rtp_port_max = ${JUNCTION_TEST_RTP_MAX}
 """
 
 
@@ -134,11 +138,47 @@ class Gateway:
         e = dict(os.environ)
         e["JUNCTION_RUNDIR"] = self.rundir
         e["JUNCTION_SOCKET"] = self.socket
+        self.private_ports("")
+        e["JUNCTION_TEST_MEGACO_PORT"] = str(self.ports["megaco"])
+        e["JUNCTION_TEST_MGC_PORT"] = str(self.ports["mgc"])
+        e["JUNCTION_TEST_RTP_MIN"] = str(self.ports["rtp"][0])
+        e["JUNCTION_TEST_RTP_MAX"] = str(self.ports["rtp"][1])
         return e
 
     def write_conf(self, text):
         with open(self.conf, "w") as f:
-            f.write(text)
+            f.write(self.private_ports(text))
+
+    def private_ports(self, text):
+        """Give the gateway ports of its own (tests run side by side):
+        SIP listeners, the H.248 pair and an RTP range, unless the
+        config sets them."""
+        if not hasattr(self, "ports"):
+            self.ports = {k: free_port("udp", 14000, 2000)
+                          for k in ("sip", "megaco", "mgc")}
+            lo = 16384 + (os.getpid() % 60) * 60
+            self.ports["rtp"] = (lo, lo + 59)
+        p = self.ports
+        mg = []
+        if "megaco_port" not in text:
+            mg.append(f"megaco_port = {p['megaco']}")
+        if "mgc_port" not in text:
+            mg.append(f"mgc_port = {p['mgc']}")
+        if "rtp_port_min" not in text:
+            mg.append(f"rtp_port_min = {p['rtp'][0]}")
+            mg.append(f"rtp_port_max = {p['rtp'][1]}")
+        if "[mg]" in text:
+            text = text.replace("[mg]\n", "[mg]\n" + "".join(
+                line + "\n" for line in mg), 1)
+        else:
+            text += "\n[mg]\n" + "".join(line + "\n" for line in mg)
+        if "[calls]" not in text:
+            text += (f"\n[calls]\ncauses = "
+                     f"{os.path.join(SRC, 'etc', 'causes.csv')}\n")
+        if "[sip]" not in text:
+            text += (f"\n[sip]\nlisten = udp:127.0.0.1:{p['sip']}, "
+                     f"tcp:127.0.0.1:{p['sip']}\n")
+        return text
 
     def run(self, *args, **kw):
         """Run junctiond with args to completion (for -t and friends)."""

@@ -106,9 +106,10 @@ def setup(version=3, encoding="pretty", mgcs=1, timeout_ms=30000):
     return sim, mg, drivers
 
 
-def pstn_call(sim, number):
+def pstn_call(sim, number, span=1):
     """A PRI call from the CPE side to number; its timeslot."""
-    dp = probe_start(sim.rundir, "-D", "call", "5551234", number, "600000")
+    dp = probe_start(sim.rundir, "-D", "call", "5551234", number, "600000",
+                     span=span)
 
     def connected():
         return [e for e in probe_events(dp) if e["event"] == "connect"]
@@ -302,6 +303,323 @@ def fails_over_to_the_second_mgc():
     # The context survived, now under the second MGC.
     r = second.send(f"Context = {ctx} {{ Subtract = tdm/1/1 }}")
     check(not errors(r), r)
+
+
+# -- packages: tonegen, tonedet, ct; embedded descriptors; LockStep ---------
+
+FAX_CONF = """
+[number 8000]
+behaviour = fax-receive
+file = fax-{id}.tif
+"""
+
+
+def setup_fax(**kw):
+    """setup() with pstnsim's plan plus 8000, a fax machine that answers
+    (T.30: CED, then the V.21 preamble of its DIS)."""
+    from harness import SIM_CONF
+    sim = Pstnsim(conf=SIM_CONF + FAX_CONF)
+    sim.start()
+    port = free_port("udp", 13400, 100)
+    mgc = Mgc(port)
+    on_exit(mgc.stop)
+    mg = Mg(sim, [port])
+    mg.registered = mgc.wait_connected(10)
+    mgc.wait_servicechange(1)
+    return sim, mg, mgc
+
+
+def sim_tone(sim, number):
+    """The tone pstnsim heard in its last one-second window on its call
+    to number: (Hz, dBm0), or None."""
+    for c in sim.calls():
+        if str(c.get("to", "")).startswith(number):
+            t = (c.get("observations") or {}).get("tone")
+            if t and t.get("age_ms", 0) <= 1100:
+                return (t["freq_hz"], t["level_dbm0"])
+    return None
+
+
+def wait_sim_tone(sim, number, hz, timeout=4.0):
+    """Wait until pstnsim hears hz (None: no tone) on its call to number;
+    what it last heard."""
+    end = time.time() + timeout
+    while True:
+        t = sim_tone(sim, number)
+        if (t is None) if hz is None else (t and abs(t[0] - hz) < 10):
+            return t
+        if time.time() > end:
+            return t
+        time.sleep(0.1)
+
+
+def notify_at(n):
+    """The ObservedEvents timestamp of a Notify (yyyymmddThhmmsshh)."""
+    import re
+    m = re.search(r"(\d{8}T\d{8}):", n)
+    return m.group(1) if m else None
+
+
+@tap.test
+def packages_claimed_are_whole():
+    sim, mg, (mgc,) = setup()
+    r = mgc.send("Context = - { AuditValue = ROOT { Audit { Packages } } }")
+    for pkg in ("tonegen-1", "tonedet-1", "ct-1"):
+        check(pkg in r, f"{pkg} not in Packages", r)
+    r = mgc.send("Context = - { AuditCapability = tdm/1/1 { Audit { "
+                 "Media, Events, Signals } } }")
+    for item in ("tonedet/std", "tonedet/etd", "tonedet/ltd", "dd/std",
+                 "ct/cmp", "ct/ct", "ct/rsp", "tonegen/pt"):
+        check(item in r, f"{item} not in the capabilities", r)
+    ctx = context_id(mgc.send("Context = $ { Add = tdm/1/9, Add = $ { "
+                              "Media { Stream = 1 { Local { v=0\nc=IN IP4 "
+                              "$\nm=audio $ RTP/AVP 8 } } } } }"))
+    rtpt = terminations(mgc.send(f"Context = {ctx} {{ AuditValue = * {{ "
+                                 "Audit { } } }"))
+    rtpt = [t for t in rtpt if t.startswith("rtp/")][0]
+    cases = [
+        # E.7.3 tones no tone plan provides: unequipped, not unknown
+        (f"Modify = tdm/1/9 {{ Signals {{ cg/wt }} }}", 513),
+        (f"Modify = tdm/1/9 {{ Signals {{ tonegen/pt {{ tl = prt }} }} }}",
+         513),
+        (f"Modify = tdm/1/9 {{ Signals {{ tonegen/pt {{ tl = xyz }} }} }}",
+         449),
+        (f"Modify = tdm/1/9 {{ Signals {{ tonegen/pt }} }}", 457),
+        (f"Modify = tdm/1/9 {{ Events = 1 {{ tonedet/std {{ tl = xyz }} "
+         "} }", 449),
+        (f"Modify = tdm/1/9 {{ Events = 1 {{ tonedet/ltd {{ tl = cng }} "
+         "} }", 457),
+        # nothing is played toward IP, fax tones come from the line
+        (f"Modify = {rtpt} {{ Signals {{ cg/rt }} }}", 513),
+        (f"Modify = {rtpt} {{ Signals {{ ct/ct }} }}", 513),
+        (f"Modify = {rtpt} {{ Events = 1 {{ ct/cmp }} }}", 512),
+        (f"Modify = {rtpt} {{ Events = 1 {{ tonedet/std {{ tl = ans }} }} "
+         "}", 512),
+    ]
+    for text, code in cases:
+        got = [c for c, _ in errors(mgc.send(f"Context = {ctx} {{ {text} }}"))]
+        print(f"# {text[:60]!r} -> {got}")
+        check(code in got, f"{text}: {got}, not {code}")
+    # DTMF from IP is a tone too (E.6 extends E.4)
+    r = mgc.send(f"Context = {ctx} {{ Modify = {rtpt} {{ Events = 4 {{ "
+                 "dd/std { tl = * }, tonedet/etd { tl = d5 } } } }")
+    check(not errors(r), r)
+    mgc.send(f"Context = {ctx} {{ Subtract = tdm/1/9, Subtract = {rtpt} }}")
+
+
+@tap.test
+def fax_tones_detected_with_embedded_descriptors():
+    sim, mg, mgc = setup_fax()
+    dp, ts = pstn_call(sim, "8000")
+    tdm = f"tdm/1/{ts}"
+    # CED starts: report it, then (embedded, s.7.1.9) play busy tone and
+    # watch for its end and for the V.21 preamble instead.
+    r = mgc.send(f"Context = $ {{ Add = {tdm} {{ Events = 20 {{ "
+                 "tonedet/std { tl = ans, Embed { Signals { cg/bt }, "
+                 "Events = 21 { tonedet/etd { tl = ans }, tonedet/std { "
+                 "tl = v21flag } } } } } } }")
+    check(not errors(r), r)
+    ctx = context_id(r)
+    n = mgc.wait_notify(r"tonedet/std", 8)
+    ev = observed_events(n)
+    print(f"# {ev}")
+    check(ev[0][0] == "tonedet/std" and ev[0][1].get("tid") == "ans", ev)
+    check("= 20" in n or "=20" in n, n)
+    r = mgc.send(f"Context = {ctx} {{ AuditValue = {tdm} {{ Audit {{ "
+                 "Signals, Events } } }")
+    print(f"# after CED: {r!r}")
+    check("cg/bt" in r and "tonedet/etd" in r, r)
+    n = mgc.wait_notify(r"tonedet/etd", 8)
+    ev = observed_events(n)
+    print(f"# {ev}")
+    dur = int(ev[0][1].get("dur", 0))
+    check(ev[0][1].get("tid") == "ans" and 1000 <= dur <= 4500, ev)
+    check("= 21" in n or "=21" in n, n)
+    n = mgc.wait_notify(r"v21flag", 8)
+    print(f"# {observed_events(n)}")
+    r = mgc.send(f"Context = {ctx} {{ Subtract = {tdm} }}")
+    check(not errors(r), r)
+
+
+@tap.test
+def lockstep_buffers_events_until_new_events():
+    sim, mg, mgc = setup_fax()
+    dp, ts = pstn_call(sim, "8000")
+    tdm = f"tdm/1/{ts}"
+    # s.7.1.9 LockStep: after the first event, later ones wait in the
+    # EventBuffer for the next Events descriptor.
+    r = mgc.send(f"Context = $ {{ Add = {tdm} {{ Media {{ "
+                 "TerminationState { Buffer = LockStep } }, EventBuffer { "
+                 "tonedet/std { tl = * }, tonedet/etd { tl = * } }, "
+                 "Events = 30 { tonedet/std { tl = * } } } }")
+    check(not errors(r), r)
+    ctx = context_id(r)
+    n = mgc.wait_notify(r"tonedet/std", 8)
+    check(observed_events(n)[0][1].get("tid") == "ans", n)
+    r = mgc.send(f"Context = {ctx} {{ AuditValue = {tdm} {{ Audit {{ "
+                 "Media, EventBuffer } } }")
+    check("LockStep" in r or "SP" in r, r)
+    time.sleep(5)           # CED ends, the V.21 preamble starts: held
+    check(not [x for x in mgc.notifies() if "v21flag" in x],
+          "notified while LockStep waited", mgc.notifies())
+    t_asked = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    # A new Events descriptor: the etd of ans is not in it (discarded);
+    # the std of v21flag is, with the time it was detected.
+    r = mgc.send(f"Context = {ctx} {{ Modify = {tdm} {{ Events = 31 {{ "
+                 "tonedet/std { tl = v21flag } } } }")
+    check(not errors(r), r)
+    n = mgc.wait_notify(r"v21flag", 3)
+    print(f"# released: {observed_events(n)} at {notify_at(n)}")
+    check("= 31" in n or "=31" in n, n)
+    check(notify_at(n) and notify_at(n)[:15] < t_asked, n, t_asked)
+    check(not [x for x in mgc.notifies() if "tonedet/etd" in x],
+          mgc.notifies())
+    # Off: the buffer is emptied, events are reported as they come
+    r = mgc.send(f"Context = {ctx} {{ Modify = {tdm} {{ Media {{ "
+                 "TerminationState { Buffer = Off } } } }")
+    check(not errors(r), r)
+    mgc.send(f"Context = {ctx} {{ Subtract = {tdm} }}")
+
+
+@tap.test
+def continuity_test_passes_on_a_loop_and_fails_without():
+    sim, mg, (mgc,) = setup()
+    # 1000 echoes what it hears 500 ms later: the check tone comes back
+    dp, ts = pstn_call(sim, "1000")
+    tdm = f"tdm/1/{ts}"
+    t0 = time.time()
+    r = mgc.send(f"Context = $ {{ Add = {tdm} {{ Events = 40 {{ ct/cmp }}, "
+                 "Signals { ct/ct } } }")
+    check(not errors(r), r)
+    ctx = context_id(r)
+    n = mgc.wait_notify(r"ct/cmp", 5)
+    ev = observed_events(n)
+    print(f"# loop: {ev} after {time.time() - t0:.2f} s")
+    check(ev[0][1].get("res") == "success", ev)
+    check(time.time() - t0 < 2.0, "slower than the 2 s of Q.764 T24")
+    time.sleep(1.0)         # the loop's last 500 ms of tone die away
+    # The same loop, but a test shorter than its delay: failure (E.10.5)
+    t0 = time.time()
+    r = mgc.send(f"Context = {ctx} {{ Modify = {tdm} {{ Signals {{ ct/ct {{ "
+                 "Duration = 300 } } } }")
+    check(not errors(r), r)
+    n = mgc.wait_notify(r"ct/cmp", 5)
+    ev = observed_events(n)
+    print(f"# 300 ms on a 500 ms loop: {ev} after {time.time() - t0:.2f} s")
+    check(ev[0][1].get("res") == "failure", ev)
+    mgc.send(f"Context = {ctx} {{ Subtract = {tdm} }}")
+    # 2000 sends its own 1004 Hz and no loop: failure at the timeout,
+    # and what the far end heard was the 2010 Hz check tone
+    dp2, ts2 = pstn_call(sim, "2000", span=2)
+    tdm2 = f"tdm/2/{ts2}"
+    r = mgc.send(f"Context = $ {{ Add = {tdm2} {{ Events = 41 {{ ct/cmp }}, "
+                 "Signals { ct/ct } } }")
+    check(not errors(r), r)
+    ctx2 = context_id(r)
+    heard = wait_sim_tone(sim, "2000", 2010, 1.9)
+    print(f"# pstnsim heard {heard}")
+    check(heard and abs(heard[0] - 2010) < 10 and abs(heard[1] + 12) < 1.5,
+          heard)
+    n = mgc.wait_notify(r"ct/cmp", 5)
+    ev = observed_events(n)
+    print(f"# no loop: {ev}")
+    check(ev[0][1].get("res") == "failure", ev)
+    mgc.send(f"Context = {ctx2} {{ Subtract = {tdm2} }}")
+
+
+@tap.test
+def continuity_respond_loops_the_line_back():
+    sim, mg, (mgc,) = setup()
+    dp, ts = pstn_call(sim, "2000")
+    tdm = f"tdm/1/{ts}"
+    r = mgc.send(f"Context = $ {{ Add = {tdm} {{ Signals {{ ct/rsp }} }} }}")
+    check(not errors(r), r)
+    ctx = context_id(r)
+    heard = wait_sim_tone(sim, "2000", 1004)
+    print(f"# with ct/rsp pstnsim hears {heard}")
+    check(heard and abs(heard[0] - 1004) < 5 and abs(heard[1] + 10) < 1.5,
+          heard)
+    # the MGC removes it (E.10.5): the loop goes
+    r = mgc.send(f"Context = {ctx} {{ Modify = {tdm} {{ Signals }} }}")
+    check(not errors(r), r)
+    heard = wait_sim_tone(sim, "2000", None)
+    print(f"# after: {heard}")
+    check(heard is None, heard)
+    mgc.send(f"Context = {ctx} {{ Subtract = {tdm} }}")
+
+
+@tap.test
+def tonegen_plays_a_tone_list_and_keepactive_holds_it():
+    sim, mg, (mgc,) = setup()
+    dp, ts = pstn_call(sim, "1000")
+    tdm = f"tdm/1/{ts}"
+    r = mgc.send(f"Context = $ {{ Add = {tdm} {{ Events = 50 {{ g/sc }}, "
+                 "Signals { tonegen/pt { tl = [cot, mwt], ind = 100, "
+                 "Duration = 1500, NotifyCompletion = { TimeOut } } } } }")
+    check(not errors(r), r)
+    ctx = context_id(r)
+    first = wait_sim_tone(sim, "1000", 2010, 1.4)
+    second = wait_sim_tone(sim, "1000", 1004, 2.9)
+    print(f"# pt heard: {first} then {second}")
+    check(first and abs(first[0] - 2010) < 10, first)
+    check(second and abs(second[0] - 1004) < 10, second)
+    n = mgc.wait_notify(r"g/sc", 3)
+    ev = observed_events(n)
+    print(f"# {ev}")
+    check(ev[0][1].get("sigid") == "tonegen/pt" and
+          ev[0][1].get("meth") == "to", ev)
+    # KeepActive (s.7.1.11): a digit detected does not stop the signal
+    r = mgc.send(f"Context = {ctx} {{ Modify = {tdm} {{ Events = 51 {{ "
+                 "dd/std { tl = * } }, Signals { cg/dt { KeepActive }, "
+                 "dg/d7 } } }")
+    check(not errors(r), r)
+    n = mgc.wait_notify(r"dd/std", 5)      # our d7, echoed 500 ms later
+    print(f"# {observed_events(n)}")
+    r = mgc.send(f"Context = {ctx} {{ AuditValue = {tdm} {{ Audit {{ "
+                 "Signals } } }")
+    check("cg/dt" in r, "KeepActive signal stopped by an event", r)
+    mgc.send(f"Context = {ctx} {{ Subtract = {tdm} }}")
+
+
+@tap.test
+def service_change_from_the_mgc():
+    sim, mg, (mgc,) = setup()
+    # on a termination: Forced takes it out and clears its context
+    ctx = context_id(mgc.send("Context = $ { Add = tdm/1/7 }"))
+    r = mgc.send("Context = - { ServiceChange = tdm/1/7 { Services { "
+                 "Method = Forced, Reason = 905 } } }")
+    check(not errors(r), r)
+    check(mg.ctl("megaco")["megaco"]["contexts"] == [], "context left")
+    got = [c for c, _ in errors(mgc.send("Context = $ { Add = tdm/1/7 }"))]
+    check(531 in got, got)
+    r = mgc.send("Context = - { ServiceChange = tdm/1/7 { Services { "
+                 "Method = Restart, Reason = 900 } } }")
+    check(not errors(r), r)
+    ctx = context_id(mgc.send("Context = $ { Add = tdm/1/7 }"))
+    # Graceful on ROOT (s.11.4): the call in progress stays, no new one
+    r = mgc.send("Context = - { ServiceChange = ROOT { Services { "
+                 "Method = Graceful, Reason = 905, Delay = 0 } } }")
+    check(not errors(r), r)
+    r = mgc.send(f"Context = {ctx} {{ AuditValue = tdm/1/7 {{ Audit {{ }} "
+                 "} }")
+    check(not errors(r), "Graceful cut the call", r)
+    got = [c for c, _ in errors(mgc.send("Context = $ { Add = tdm/1/8 }"))]
+    check(531 in got, got)
+    # Restart on ROOT, MGC directed: every termination back in service
+    r = mgc.send("Context = - { ServiceChange = ROOT { Services { "
+                 "Method = Restart, Reason = 903 } } }")
+    check(not errors(r), r)
+    r = mgc.send("Context = $ { Add = tdm/1/8 }")
+    check(not errors(r), r)
+    r = mgc.send("Context = - { AuditValue = tdm/2/3 { Audit { Media } } }")
+    check("InService" in r or "IV" in r, r)
+    # Forced on ROOT: every context of this MG goes
+    r = mgc.send("Context = - { ServiceChange = ROOT { Services { "
+                 "Method = Forced, Reason = 905 } } }")
+    check(not errors(r), r)
+    check(mg.ctl("megaco")["megaco"]["contexts"] == [], "contexts left")
+    mgc.send("Context = - { ServiceChange = ROOT { Services { "
+             "Method = Restart, Reason = 900 } } }")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1300 @@
+/* gateway/call.c - call control: SIP sessions <-> PRI calls through the MG */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GW_LOG_MOD "call"
+#include "gw.h"
+#include "cause.h"
+#include "cdr.h"
+#include "route.h"
+#include "tdm.h"
+#include "sip/sip.h"
+#include "megaco/mg.h"
+
+/*
+ * A call joins a SIP session and a PRI call through an MG context: the
+ * B-channel's TDM termination and an RTP termination, built and changed
+ * with H.248 (DESIGN.md, "The call, both ways").
+ *
+ * SIP -> PSTN ("out"): INVITE -> dial plan -> a B-channel of the group
+ * -> Add tdm + Add $ (Remote: the offer) -> the MG's Local is our answer
+ * -> SETUP.  PROGRESS/ALERTING with in-band information (progress
+ * indicator 1 or 8) -> 183 with the answer, early media from the line;
+ * ALERTING without it -> 180.  CONNECT -> Modify RTP to SendReceive ->
+ * 200.  PSTN -> SIP ("in"): SETUP -> dial plan -> Add tdm + Add $ (a
+ * Local to fill) -> INVITE with the MG's Local as the offer; 180 ->
+ * ALERTING with ringback played to the caller by the MG (cg/rt); 183
+ * with SDP -> early media, PROGRESS; 200 -> Modify Remote, SendReceive
+ * -> CONNECT.  Either side clearing clears the other with the cause
+ * mapped (RFC 3398 tables, gateway/cause.c), Reason headers both ways,
+ * and the context is subtracted: its statistics go into the CDR.
+ */
+
+enum call_state {
+	CS_SETUP,		/* routing, the MG building the context */
+	CS_CALLING,		/* SETUP or INVITE sent */
+	CS_PROCEEDING,
+	CS_ALERTING,
+	CS_EARLY,		/* early media */
+	CS_ANSWERED,
+	CS_CLEARING,
+};
+
+static const char *const state_names[] = {
+	"setup", "calling", "proceeding", "alerting", "early", "answered",
+	"clearing",
+};
+
+struct call {
+	struct call *next;
+	char id[24];
+	bool out;			/* SIP -> PSTN */
+	enum call_state state;
+	bool answered;
+	/* the PSTN side */
+	unsigned span, ts;
+	struct tdm_pri_call *pc;	/* NULL once released */
+	bool pri_cleared;		/* released, or never set up */
+	bool pri_hungup;		/* our hangup is out */
+	/* the SIP side */
+	struct sip_session *sess;	/* NULL once closed */
+	bool sip_cleared;
+	unsigned trunk_idx;		/* PSTN -> SIP: trunk tried */
+	/* the MG */
+	uint32_t ctx;
+	char rtp[32];
+	char sdp[1024];			/* ours toward SIP */
+	char remote_sdp[2048];		/* the SIP peer's, for the MG */
+	bool mg_pending;		/* the Add is out */
+	bool subtracted;
+	/* routing */
+	struct gw_dialplan *plan;	/* a reference: res borrows from it */
+	struct gw_route_result res;
+	char from[40], to[40];		/* as received */
+	/* the record */
+	struct gw_cdr_rec cdr;
+	unsigned q850;
+	unsigned sip_status;
+	struct gw_tmr tmr;
+	uint64_t start_ms;
+};
+
+static struct {
+	struct gw_daemon *d;
+	const struct gw_conf *conf;
+	struct gw_causes *causes;
+	struct gw_dialplan *plan;
+	struct gw_cdr *cdr;
+	struct call *calls;
+	unsigned ncalls;
+	unsigned seq;
+	bool mg_up;
+	uint64_t n_in, n_out, n_answered, n_failed;
+} cc;
+
+static void call_clear(struct call *c, unsigned q850, unsigned sip_status);
+
+/* ---- small helpers --------------------------------------------------- */
+
+static void event(const struct call *c, const char *what)
+{
+	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I}", "event",
+			      "call", "what", what, "id", c->id, "state",
+			      state_names[c->state], "direction",
+			      c->out ? "out" : "in", "to", c->to, "span",
+			      (json_int_t)c->span, "ts", (json_int_t)c->ts);
+
+	if (cc.d && o)
+		gw_ctl_broadcast(gw_daemon_ctl(cc.d), o);
+	else
+		json_decref(o);
+}
+
+static void set_state(struct call *c, enum call_state st)
+{
+	if (c->state == st)
+		return;
+	GW_DBG("%s: %s -> %s", c->id, state_names[c->state],
+	       state_names[st]);
+	c->state = st;
+	if (st == CS_ANSWERED)
+		c->answered = true;
+	event(c, state_names[st]);
+}
+
+static struct call *call_find(const char *id)
+{
+	struct call *c;
+
+	for (c = cc.calls; c; c = c->next)
+		if (!strcmp(c->id, id))
+			return c;
+	return NULL;
+}
+
+static struct call *call_by_ctx(uint32_t ctx)
+{
+	struct call *c;
+
+	for (c = cc.calls; c; c = c->next)
+		if (c->ctx == ctx)
+			return c;
+	return NULL;
+}
+
+static void call_destroy(void *arg)
+{
+	struct call *c = arg;
+
+	gw_tmr_cancel(&c->tmr);
+	gw_mem_deref(c->plan);
+}
+
+static struct call *call_new(bool out)
+{
+	struct call *c = gw_mem_zalloc(sizeof(*c), call_destroy);
+
+	if (!c)
+		return NULL;
+	c->out = out;
+	gw_tmr_init(&c->tmr);
+	snprintf(c->id, sizeof(c->id), "%" PRIx64 "-%u",
+		 gw_now_ms() / 1000 % 0x100000, ++cc.seq);
+	c->start_ms = gw_now_ms();
+	c->plan = gw_mem_ref(cc.plan);
+	c->next = cc.calls;
+	cc.calls = c;
+	cc.ncalls++;
+	snprintf(c->cdr.id, sizeof(c->cdr.id), "%s", c->id);
+	snprintf(c->cdr.direction, sizeof(c->cdr.direction), "%s",
+		 out ? "out" : "in");
+	return c;
+}
+
+static void call_unlink(struct call *c)
+{
+	struct call **pp;
+
+	for (pp = &cc.calls; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			cc.ncalls--;
+			return;
+		}
+	}
+}
+
+/* The SIP status and Reason for a Q.850 cause (RFC 3398 s.8.2.6.1). */
+static unsigned sip_of(unsigned q850)
+{
+	const char *phrase;
+	unsigned st = 500;
+
+	if (gw_cause_to_sip(cc.causes, q850, GW_CAUSE_LOC_NONE, &st, &phrase))
+		st = 500;
+	return st;
+}
+
+/* The Q.850 cause for a SIP status (RFC 3398 s.7.2.4.1). */
+static unsigned q850_of(unsigned status)
+{
+	unsigned q = 31;
+
+	if (gw_cause_from_sip(cc.causes, status, 0, &q))
+		q = 31;
+	return q;
+}
+
+/* "udp:192.0.2.1:5060" -> a sockaddr for the dial plan's addr: match. */
+static const struct sockaddr *source_addr(const char *src,
+					  struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	char ip[64];
+	const char *p, *e;
+
+	memset(ss, 0, sizeof(*ss));
+	if (!src || !(p = strchr(src, ':')))
+		return NULL;
+	p++;
+	if (*p == '[') {
+		e = strchr(++p, ']');
+	} else {
+		e = strrchr(p, ':');
+	}
+	if (!e || (size_t)(e - p) >= sizeof(ip))
+		return NULL;
+	memcpy(ip, p, (size_t)(e - p));
+	ip[e - p] = '\0';
+	if (inet_pton(AF_INET, ip, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		return (struct sockaddr *)ss;
+	}
+	if (inet_pton(AF_INET6, ip, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		return (struct sockaddr *)ss;
+	}
+	return NULL;
+}
+
+/*
+ * Our SDP toward SIP from the MG's Local (H.248 Local holds c=, m= and
+ * attributes, RFC 4566 wants o=, s= and t= too).  dir: the direction
+ * attribute, or NULL.
+ */
+static int sdp_from_local(char *buf, size_t size, const char *local)
+{
+	char ip[64] = "127.0.0.1", line[256];
+	const char *p = local, *e;
+	size_t n;
+	int k;
+
+	e = strstr(local, "c=IN IP");
+	if (e)
+		sscanf(e, "c=IN IP%*c %63s", ip);
+	k = snprintf(buf, size, "v=0\r\no=junction %" PRIu64 " %" PRIu64
+		     " IN IP%c %s\r\ns=junction\r\n", gw_now_ms(),
+		     gw_now_ms(), strchr(ip, ':') ? '6' : '4', ip);
+	if (k < 0 || (size_t)k >= size)
+		return ENOSPC;
+	n = (size_t)k;
+	for (; p && *p; p = e ? e + 1 : NULL) {
+		size_t len;
+
+		e = strchr(p, '\n');
+		len = e ? (size_t)(e - p) : strlen(p);
+		while (len && (p[len - 1] == '\r' || p[len - 1] == ' ' ||
+			       p[len - 1] == '\t'))
+			len--;
+		while (len && (*p == ' ' || *p == '\t'))
+			p++, len--;
+		if (len < 2 || len >= sizeof(line) || p[1] != '=' ||
+		    !strchr("cma", p[0]))
+			continue;
+		memcpy(line, p, len);
+		line[len] = '\0';
+		k = snprintf(buf + n, size - n, "%s\r\n%s", line,
+			     line[0] == 'c' ? "t=0 0\r\n" : "");
+		if (k < 0 || (size_t)k >= size - n)
+			return ENOSPC;
+		n += (size_t)k;
+	}
+	return 0;
+}
+
+/* The SIP peer's SDP for an H.248 Remote: the lines the MG reads, no
+ * '}' (it would end the descriptor). */
+static void sdp_for_remote(char *buf, size_t size, const char *sdp)
+{
+	const char *p = sdp, *e;
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (; p && *p; p = e ? e + 1 : NULL) {
+		size_t len;
+
+		e = strchr(p, '\n');
+		len = e ? (size_t)(e - p) : strlen(p);
+		if (len && p[len - 1] == '\r')
+			len--;
+		if (len < 2 || p[1] != '=' || !strchr("vcma", p[0]) ||
+		    memchr(p, '}', len) || n + len + 2 >= size)
+			continue;
+		memcpy(buf + n, p, len);
+		n += len;
+		buf[n++] = '\n';
+		buf[n] = '\0';
+	}
+}
+
+/* ---- the MG side ----------------------------------------------------- */
+
+struct call_mgop {
+	struct call *c;			/* a reference */
+	void (*done)(struct call *c, int err, const struct mg_trans *r);
+};
+
+static void mg_resp(int err, const struct mg_trans *reply, void *arg)
+{
+	struct call_mgop *op = arg;
+	const struct mg_err *me = err ? NULL : mg_reply_error(reply);
+
+	if (me) {
+		GW_WARN("%s: MG error %u %s", op->c->id, me->code,
+			me->text ? me->text : "");
+		err = EPROTO;
+	}
+	if (op->done)
+		op->done(op->c, err, reply);
+	gw_mem_deref(op->c);
+	free(op);
+}
+
+static int mg_send(struct call *c, void (*done)(struct call *, int,
+						const struct mg_trans *),
+		   const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int mg_send(struct call *c, void (*done)(struct call *, int,
+						const struct mg_trans *),
+		   const char *fmt, ...)
+{
+	struct mg_client *mgc = gw_mgc();
+	struct call_mgop *op;
+	char text[4096];
+	va_list ap;
+	int err, k;
+
+	va_start(ap, fmt);
+	k = vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (k < 0 || (size_t)k >= sizeof(text))
+		return ENOSPC;
+	if (!mgc)
+		return ENOTCONN;
+	op = calloc(1, sizeof(*op));
+	if (!op)
+		return ENOMEM;
+	op->c = gw_mem_ref(c);
+	op->done = done;
+	err = mg_client_send(mgc, mg_resp, op, NULL, "%s", text);
+	if (err) {
+		gw_mem_deref(op->c);
+		free(op);
+	}
+	return err;
+}
+
+static void collect_stats(struct call *c, const struct mg_trans *r)
+{
+	unsigned i;
+	const struct mg_cmd *cmd;
+
+	for (i = 0; (cmd = mg_reply_cmd(r, i, NULL)); i++) {
+		const struct mg_item *it;
+
+		if (strcmp(cmd->tid, c->rtp))
+			continue;
+		if ((it = mg_cmd_find(cmd, "rtp/pl")) && it->nval)
+			c->cdr.loss = atof(it->val[0].s ? it->val[0].s : "0");
+		if ((it = mg_cmd_find(cmd, "rtp/jit")) && it->nval)
+			c->cdr.jitter_ms = atof(it->val[0].s ?
+						it->val[0].s : "0");
+	}
+}
+
+static void call_done(struct call *c)
+{
+	gw_tmr_cancel(&c->tmr);
+	if (c->span && c->ts)
+		gw_trunk_release(c->span, c->ts);
+	c->cdr.q850 = c->q850;
+	c->cdr.sip = c->sip_status;
+	if (cc.cdr)
+		gw_cdr_end(cc.cdr, &c->cdr);
+	if (c->answered)
+		cc.n_answered++;
+	else
+		cc.n_failed++;
+	GW_INFO("%s: ended, cause %u, SIP %u", c->id, c->q850,
+		c->sip_status);
+	c->state = CS_CLEARING;
+	event(c, "ended");
+	call_unlink(c);
+	gw_mem_deref(c);
+}
+
+static void subtracted(struct call *c, int err, const struct mg_trans *r)
+{
+	if (!err)
+		collect_stats(c, r);
+	call_done(c);
+}
+
+/* Once both sides are gone: the context goes, then the call. */
+static void call_maybe_done(struct call *c)
+{
+	if (!c->pri_cleared || !c->sip_cleared || c->subtracted ||
+	    c->mg_pending)
+		return;
+	c->subtracted = true;
+	if (!c->ctx || mg_send(c, subtracted, "Context = %" PRIu32 " { "
+			       "Subtract = tdm/%u/%u%s%s }", c->ctx, c->span,
+			       c->ts, c->rtp[0] ? ", Subtract = " : "",
+			       c->rtp))
+		call_done(c);
+}
+
+/* ---- clearing -------------------------------------------------------- */
+
+static void sip_clear(struct call *c, unsigned q850, unsigned status)
+{
+	struct sip_reason rs = { .q850 = (int)q850, .location = -1 };
+
+	if (c->sip_cleared)
+		return;
+	c->sip_cleared = true;
+	if (!c->sess)
+		return;
+	if (!c->out) {
+		/* we are the UAC: BYE, or CANCEL before the answer */
+		sip_session_hangup(c->sess, 0, &rs);
+	} else if (c->answered) {
+		sip_session_hangup(c->sess, 0, &rs);
+	} else {
+		if (!c->sip_status)
+			c->sip_status = status;
+		sip_session_reject(c->sess, status, &rs,
+				   q850 == 34 || q850 == 41 || q850 == 42 ?
+				   10 : 0);
+	}
+	c->sess = NULL;
+}
+
+static void pri_clear(struct call *c, unsigned q850)
+{
+	struct tdm_pri *pri = gw_trunk_pri(c->span);
+
+	if (c->pri_cleared || c->pri_hungup)
+		return;
+	if (!c->pc || !pri) {
+		c->pri_cleared = true;
+		return;
+	}
+	/* the release comes back as TDM_PRI_RELEASE */
+	c->pri_hungup = true;
+	tdm_pri_hangup(pri, c->pc, (int)q850);
+}
+
+/* Clear both sides with q850 (SIP: status, or the mapped one). */
+static void call_clear(struct call *c, unsigned q850, unsigned sip_status)
+{
+	if (!c->q850)
+		c->q850 = q850;
+	if (c->state != CS_CLEARING)
+		set_state(c, CS_CLEARING);
+	sip_clear(c, q850, sip_status ? sip_status : sip_of(q850));
+	pri_clear(c, q850);
+	call_maybe_done(c);
+}
+
+static void setup_timeout(void *arg)
+{
+	struct call *c = arg;
+
+	GW_INFO("%s: not answered in time", c->id);
+	call_clear(c, 19, 0);	/* no answer from user (user alerted) */
+}
+
+/* ---- SIP -> PSTN ----------------------------------------------------- */
+
+static void on_sip(struct sip_session *sess, const struct sip_session_event *ev,
+		   void *arg);
+
+static bool hunt_busy(unsigned span, unsigned ts, void *arg)
+{
+	(void)arg;
+	return gw_trunk_busy(span, ts);
+}
+
+static void out_added(struct call *c, int err, const struct mg_trans *r)
+{
+	const struct mg_cmd *cmd;
+	struct tdm_pri_setup su = {0};
+	struct tdm_pri *pri;
+	uint32_t ctx = 0;
+	const char *local = NULL;
+	unsigned i;
+
+	c->mg_pending = false;
+	for (i = 0; !err && (cmd = mg_reply_cmd(r, i, &ctx)); i++) {
+		c->ctx = ctx;
+		if (!strncmp(cmd->tid, "rtp/", 4)) {
+			snprintf(c->rtp, sizeof(c->rtp), "%s", cmd->tid);
+			local = mg_cmd_sdp(cmd, false);
+		}
+	}
+	if (c->state == CS_CLEARING) {
+		c->pri_cleared = true;
+		call_maybe_done(c);
+		return;
+	}
+	if (err || !local || sdp_from_local(c->sdp, sizeof(c->sdp), local)) {
+		GW_WARN("%s: the MG could not set up the media", c->id);
+		c->pri_cleared = true;
+		/* s.7.1.8 510: no codec in common -> 488 */
+		call_clear(c, 47, err == EPROTO ? 488 : 503);
+		return;
+	}
+	pri = gw_trunk_pri(c->span);
+	su.ts = c->ts;
+	snprintf(su.called.digits, sizeof(su.called.digits), "%s",
+		 c->res.called.digits);
+	su.called.ton = (uint8_t)c->res.called.ton;
+	su.called.plan = (uint8_t)c->res.called.npi;
+	snprintf(su.calling.digits, sizeof(su.calling.digits), "%s",
+		 c->res.calling.digits);
+	su.calling.ton = (uint8_t)c->res.calling.ton;
+	su.calling.plan = (uint8_t)c->res.calling.npi;
+	su.calling.screen = 0;		/* user-provided, not screened */
+	su.bearer = 0;			/* speech */
+	su.complete = true;		/* en bloc */
+	su.user = c;
+	if (!pri || tdm_pri_setup(pri, &su, &c->pc)) {
+		c->pri_cleared = true;
+		call_clear(c, 38, 0);	/* network out of order */
+		return;
+	}
+	gw_trunk_claim(c->span, c->ts, c->pc);
+	snprintf(c->cdr.called_out, sizeof(c->cdr.called_out), "%.39s",
+		 su.called.digits);
+	snprintf(c->cdr.calling_out, sizeof(c->cdr.calling_out), "%.39s",
+		 su.calling.digits);
+	set_state(c, CS_CALLING);
+}
+
+/** An INVITE (sip/ gives every new one to the SIP subsystem). */
+void gw_call_sip_incoming(struct sip_session *sess,
+			  const struct sip_incoming *in)
+{
+	const struct gw_calls_conf *cf = gw_conf_calls(cc.conf);
+	struct gw_route_req rq = {0};
+	struct sockaddr_storage ss;
+	struct call *c;
+	unsigned q850, status;
+	int err;
+
+	if (!cc.conf || !cc.plan) {
+		struct sip_reason rs = { .q850 = 41, .location = -1 };
+
+		sip_session_reject(sess, 503, &rs, 10);
+		return;
+	}
+	c = call_new(true);
+	if (!c) {
+		sip_session_reject(sess, 500, NULL, 0);
+		return;
+	}
+	cc.n_out++;
+	c->sess = sess;
+	sip_session_set_handler(sess, on_sip, c);
+	snprintf(c->to, sizeof(c->to), "%.39s", in->request_uri_user ?
+		 in->request_uri_user : "");
+	snprintf(c->from, sizeof(c->from), "%.39s", in->from.user);
+	snprintf(c->cdr.called_in, sizeof(c->cdr.called_in), "%.39s", c->to);
+	snprintf(c->cdr.calling_in, sizeof(c->cdr.calling_in), "%.39s", c->from);
+	snprintf(c->cdr.sip_call_id, sizeof(c->cdr.sip_call_id), "%s",
+		 in->call_id ? in->call_id : "");
+	GW_INFO("%s: SIP call from '%s' to '%s' (%s)", c->id, c->from, c->to,
+		in->source ? in->source : "?");
+	if (cc.cdr)
+		gw_cdr_begin(cc.cdr, &c->cdr);
+	event(c, "new");
+
+	if (cc.ncalls > (unsigned)cf->max_calls) {
+		call_clear(c, 34, 503);
+		return;
+	}
+	if (!gw_mgc()) {
+		call_clear(c, 41, 503);	/* temporary failure */
+		return;
+	}
+	if (!in->offer || !in->offer->sdp) {
+		/* a late offer needs an offer from us: not done here */
+		call_clear(c, 79, 488);
+		return;
+	}
+	snprintf(rq.called.digits, sizeof(rq.called.digits), "%s", c->to);
+	snprintf(rq.calling.digits, sizeof(rq.calling.digits), "%s", c->from);
+	rq.src = GW_ROUTE_FROM_SIP;
+	rq.addr = source_addr(in->source, &ss);
+	rq.trunk = rq.addr ? gw_dialplan_trunk_by_addr(c->plan, rq.addr) :
+		NULL;
+	err = gw_route_lookup(c->plan, &rq, &c->res);
+	if (!err && c->res.kind != GW_TARGET_GROUP)
+		err = ENOENT;	/* SIP to SIP is not a gateway's job */
+	if (!err)
+		err = gw_hunt_pick(c->res.group, hunt_busy, NULL, &c->span,
+				   &c->ts);
+	if (err) {
+		gw_route_fail_cause(err, &status, &q850);
+		GW_INFO("%s: %s: %u / cause %u", c->id, err == ENOENT ?
+			"no route" : err == EBUSY ? "no free channel" :
+			strerror(err), status, q850);
+		call_clear(c, q850, status);
+		return;
+	}
+	snprintf(c->cdr.route, sizeof(c->cdr.route), "%s", c->res.rule);
+	c->cdr.span = c->span;
+	c->cdr.ts = c->ts;
+	gw_trunk_claim(c->span, c->ts, NULL);
+	sdp_for_remote(c->remote_sdp, sizeof(c->remote_sdp), in->offer->sdp);
+	snprintf(c->cdr.codec, sizeof(c->cdr.codec), "%s", in->offer->codec);
+	/* the RTP termination sends only until CONNECT: early media from
+	 * the line reaches the caller, nothing reaches the line */
+	err = mg_send(c, out_added, "Context = $ { Add = tdm/%u/%u { Media { "
+		      "LocalControl { Mode = SendReceive } } }, Add = $ { "
+		      "Media { Stream = 1 { LocalControl { Mode = SendOnly }, "
+		      "Local { v=0\nc=IN IP4 $\nm=audio $ RTP/AVP $\n}, "
+		      "Remote { %s} } } } }", c->span, c->ts, c->remote_sdp);
+	if (err) {
+		call_clear(c, 41, 503);
+		return;
+	}
+	c->mg_pending = true;
+	gw_tmr_start(&c->tmr, (uint64_t)cf->setup_timeout_ms, setup_timeout,
+		     c);
+}
+
+/* ---- PSTN -> SIP ----------------------------------------------------- */
+
+static void in_invite(struct call *c);
+
+static void in_added(struct call *c, int err, const struct mg_trans *r)
+{
+	const struct mg_cmd *cmd;
+	const char *local = NULL;
+	uint32_t ctx = 0;
+	unsigned i;
+
+	c->mg_pending = false;
+	for (i = 0; !err && (cmd = mg_reply_cmd(r, i, &ctx)); i++) {
+		c->ctx = ctx;
+		if (!strncmp(cmd->tid, "rtp/", 4)) {
+			snprintf(c->rtp, sizeof(c->rtp), "%s", cmd->tid);
+			local = mg_cmd_sdp(cmd, false);
+		}
+	}
+	if (c->state == CS_CLEARING) {
+		c->sip_cleared = true;
+		call_maybe_done(c);
+		return;
+	}
+	if (err || !local || sdp_from_local(c->sdp, sizeof(c->sdp), local)) {
+		c->sip_cleared = true;
+		call_clear(c, 47, 0);	/* resource unavailable */
+		return;
+	}
+	in_invite(c);
+}
+
+/* The INVITE to the route's target: the trunk at trunk_idx, or a user's
+ * registered contact. */
+static void in_invite(struct call *c)
+{
+	struct sip_call_params p = {0};
+	const struct gw_trunk_conf *t = NULL;
+	struct sip_contact *contacts = NULL;
+	char uri[320];
+	const char *name;
+	size_t n = 0, i;
+	int err;
+
+	if (c->res.kind == GW_TARGET_USER) {
+		err = sip_registrar_lookup(gw_sip_ua(), c->res.target,
+					   &contacts, &n);
+		if (err || !n) {
+			gw_mem_deref(contacts);
+			c->sip_cleared = true;
+			call_clear(c, 20, 480);	/* subscriber absent */
+			return;
+		}
+		snprintf(uri, sizeof(uri), "%s", contacts[0].uri);
+		gw_mem_deref(contacts);
+	} else {
+		const char *want = c->res.trunks[c->trunk_idx];
+
+		for (i = 0; (t = gw_conf_trunk(cc.conf, i, &name)); i++)
+			if (!strcmp(name, want))
+				break;
+		if (!t) {
+			c->sip_cleared = true;
+			call_clear(c, 3, 404);
+			return;
+		}
+		snprintf(uri, sizeof(uri), strchr(t->host, ':') ?
+			 "sip:%s@[%s]:%lld%s" : "sip:%s@%s:%lld%s",
+			 c->res.called.digits, t->host, t->port,
+			 t->transport == GW_SIP_TCP ? ";transport=tcp" :
+			 t->transport == GW_SIP_TLS ? ";transport=tls" : "");
+	}
+	p.uri = uri;
+	snprintf(p.from.user, sizeof(p.from.user), "%s",
+		 c->res.calling.digits);
+	p.sdp = c->sdp;
+	snprintf(c->cdr.called_out, sizeof(c->cdr.called_out), "%.39s",
+		 c->res.called.digits);
+	snprintf(c->cdr.calling_out, sizeof(c->cdr.calling_out), "%.39s",
+		 c->res.calling.digits);
+	err = sip_session_connect(&c->sess, gw_sip_ua(), &p, on_sip, c);
+	if (err) {
+		GW_WARN("%s: INVITE %s: %s", c->id, uri, strerror(err));
+		c->sess = NULL;
+		c->sip_cleared = true;
+		call_clear(c, 38, 0);
+		return;
+	}
+	c->sip_cleared = false;
+	snprintf(c->cdr.sip_call_id, sizeof(c->cdr.sip_call_id), "%s",
+		 sip_session_call_id(c->sess));
+	GW_INFO("%s: INVITE %s", c->id, uri);
+	set_state(c, CS_CALLING);
+}
+
+static void pri_setup(unsigned span, struct tdm_pri *pri,
+		      const struct tdm_pri_event *ev)
+{
+	const struct gw_calls_conf *cf = gw_conf_calls(cc.conf);
+	struct gw_route_req rq = {0};
+	struct call *c;
+	unsigned q850, status;
+	int err;
+
+	if (!cc.conf) {
+		tdm_pri_hangup(pri, ev->call, 41);
+		return;
+	}
+	c = call_new(false);
+	if (!c) {
+		tdm_pri_hangup(pri, ev->call, 47);
+		return;
+	}
+	cc.n_in++;
+	c->span = span;
+	c->ts = ev->ts;
+	c->pc = ev->call;
+	tdm_pri_call_set_user(ev->call, c);
+	c->sip_cleared = true;		/* until there is an INVITE */
+	snprintf(c->to, sizeof(c->to), "%.39s", ev->called.digits);
+	snprintf(c->from, sizeof(c->from), "%.39s", ev->calling.digits);
+	snprintf(c->cdr.called_in, sizeof(c->cdr.called_in), "%.39s", c->to);
+	snprintf(c->cdr.calling_in, sizeof(c->cdr.calling_in), "%.39s", c->from);
+	c->cdr.span = span;
+	c->cdr.ts = ev->ts;
+	GW_INFO("%s: PSTN call from '%s' to '%s' on span %u ts %u", c->id,
+		c->from, c->to, span, ev->ts);
+	if (cc.cdr)
+		gw_cdr_begin(cc.cdr, &c->cdr);
+	event(c, "new");
+	if (cc.ncalls > (unsigned)cf->max_calls) {
+		call_clear(c, 34, 0);
+		return;
+	}
+	if (!gw_mgc()) {
+		call_clear(c, 41, 0);
+		return;
+	}
+	rq.called.digits[0] = '\0';
+	snprintf(rq.called.digits, sizeof(rq.called.digits), "%s", c->to);
+	rq.called.ton = (enum gw_ton)ev->called.ton;
+	rq.called.npi = (enum gw_npi)ev->called.plan;
+	snprintf(rq.calling.digits, sizeof(rq.calling.digits), "%s", c->from);
+	rq.calling.ton = (enum gw_ton)ev->calling.ton;
+	rq.calling.npi = (enum gw_npi)ev->calling.plan;
+	rq.src = GW_ROUTE_FROM_SPAN;
+	rq.span = span;
+	err = gw_route_lookup(c->plan, &rq, &c->res);
+	if (!err && c->res.kind == GW_TARGET_GROUP)
+		err = ENOENT;	/* PSTN to PSTN: not through this gateway */
+	if (err) {
+		gw_route_fail_cause(err, &status, &q850);
+		GW_INFO("%s: no route: cause %u", c->id, q850);
+		call_clear(c, q850, 0);
+		return;
+	}
+	snprintf(c->cdr.route, sizeof(c->cdr.route), "%s", c->res.rule);
+	tdm_pri_proceeding(pri, c->pc, c->ts, false);
+	set_state(c, CS_PROCEEDING);
+	snprintf(c->cdr.codec, sizeof(c->cdr.codec), "PCMA");
+	err = mg_send(c, in_added, "Context = $ { Add = tdm/%u/%u { Media { "
+		      "LocalControl { Mode = SendReceive } } }, Add = $ { "
+		      "Media { Stream = 1 { LocalControl { Mode = ReceiveOnly "
+		      "}, Local { v=0\nc=IN IP4 $\nm=audio $ RTP/AVP 8 0 101\n"
+		      "a=rtpmap:101 telephone-event/8000\n} } } } }", span,
+		      c->ts);
+	if (err) {
+		call_clear(c, 41, 0);
+		return;
+	}
+	c->mg_pending = true;
+	gw_tmr_start(&c->tmr, (uint64_t)cf->setup_timeout_ms, setup_timeout,
+		     c);
+}
+
+/* ---- events ---------------------------------------------------------- */
+
+static void mg_ok(struct call *c, int err, const struct mg_trans *r)
+{
+	(void)r;
+	if (err && c->state != CS_CLEARING) {
+		GW_WARN("%s: MG refused a change: clearing", c->id);
+		call_clear(c, 47, 0);
+	}
+}
+
+/* The peer's media into the RTP termination's Remote, with mode; the
+ * MG's ringback toward the line stopped with it when asked. */
+static void mg_remote(struct call *c, const char *sdp, const char *mode,
+		      bool ringback_off)
+{
+	char remote[2048], stop[64] = "";
+
+	if (!c->ctx || !c->rtp[0])
+		return;
+	sdp_for_remote(remote, sizeof(remote), sdp ? sdp : "");
+	if (ringback_off)
+		snprintf(stop, sizeof(stop), ", Modify = tdm/%u/%u { Signals }",
+			 c->span, c->ts);
+	if (remote[0])
+		mg_send(c, mg_ok, "Context = %" PRIu32 " { Modify = %s { "
+			"Media { Stream = 1 { LocalControl { Mode = %s }, "
+			"Remote { %s} } } }%s }", c->ctx, c->rtp, mode, remote,
+			stop);
+	else
+		mg_send(c, mg_ok, "Context = %" PRIu32 " { Modify = %s { "
+			"Media { Stream = 1 { LocalControl { Mode = %s } } } }"
+			"%s }", c->ctx, c->rtp, mode, stop);
+}
+
+static void on_sip(struct sip_session *sess, const struct sip_session_event *ev,
+		   void *arg)
+{
+	struct call *c = arg;
+	struct tdm_pri *pri = gw_trunk_pri(c->span);
+	const char *sdp = ev->media ? ev->media->sdp : NULL;
+	unsigned q850;
+
+	(void)sess;
+	switch (ev->type) {
+	case SIP_SESS_PROGRESS:
+		if (c->out || c->state == CS_CLEARING || !c->pc || !pri)
+			break;
+		if (sdp) {
+			/* early media from SIP: played to the PSTN caller */
+			mg_remote(c, sdp, "ReceiveOnly", true);
+			tdm_pri_progress(pri, c->pc, c->ts, true);
+			set_state(c, CS_EARLY);
+		} else if (c->state < CS_ALERTING) {
+			/* ringback played by the MG, in-band (PI 8) */
+			mg_send(c, NULL, "Context = %" PRIu32 " { Modify = "
+				"tdm/%u/%u { Signals { cg/rt } } }", c->ctx,
+				c->span, c->ts);
+			tdm_pri_alerting(pri, c->pc, c->ts, true);
+			set_state(c, CS_ALERTING);
+		}
+		break;
+	case SIP_SESS_ANSWERED:
+		if (c->out) {
+			/* the ACK to our 200 */
+			break;
+		}
+		if (c->state == CS_CLEARING)
+			break;
+		mg_remote(c, sdp, "SendReceive", true);
+		if (c->pc && pri)
+			tdm_pri_answer(pri, c->pc, c->ts);
+		gw_tmr_cancel(&c->tmr);
+		c->sip_status = 200;
+		set_state(c, CS_ANSWERED);
+		if (cc.cdr)
+			gw_cdr_answer(cc.cdr, &c->cdr);
+		break;
+	case SIP_SESS_MODIFIED:
+		/* re-INVITE / UPDATE: hold, resume, new address */
+		if (ev->media)
+			mg_remote(c, sdp, ev->media->hold ? "ReceiveOnly" :
+				  c->state == CS_ANSWERED ? "SendReceive" :
+				  c->out ? "SendOnly" : "ReceiveOnly", false);
+		break;
+	case SIP_SESS_DTMF:
+		if (c->ctx)
+			mg_send(c, NULL, "Context = %" PRIu32 " { Modify = "
+				"tdm/%u/%u { Signals { dg/d%c } } }", c->ctx,
+				c->span, c->ts, ev->digit == '*' ? 's' :
+				ev->digit == '#' ? 'o' : ev->digit >= 'A' &&
+				ev->digit <= 'D' ? ev->digit - 'A' + 'a' :
+				ev->digit);
+		c->cdr.dtmf++;
+		break;
+	case SIP_SESS_TRANSFER:
+		/* transfers are not carried to the PSTN side */
+		sip_session_refer_notify(c->sess, 603);
+		break;
+	case SIP_SESS_CLOSED:
+		c->sess = NULL;
+		c->sip_cleared = true;
+		if (!c->sip_status)
+			c->sip_status = ev->status ? ev->status : 200;
+		q850 = ev->reason.q850 > 0 ? (unsigned)ev->reason.q850 :
+			ev->status >= 300 ? q850_of(ev->status) : 16;
+		if (!c->out && c->state < CS_ANSWERED && ev->status >= 500 &&
+		    c->res.kind == GW_TARGET_TRUNK &&
+		    c->trunk_idx + 1 < c->res.ntrunks &&
+		    c->state != CS_CLEARING) {
+			/* the next trunk of the route (5xx, timeout) */
+			c->trunk_idx++;
+			c->sip_cleared = false;
+			c->sip_status = 0;
+			GW_INFO("%s: %u from trunk %s, trying %s", c->id,
+				ev->status, c->res.trunks[c->trunk_idx - 1],
+				c->res.trunks[c->trunk_idx]);
+			in_invite(c);
+			break;
+		}
+		call_clear(c, q850, 0);
+		break;
+	}
+}
+
+/** PRI events of span (trunk.c passes every one). */
+void gw_call_pri_event(unsigned span, struct tdm_pri *pri,
+		       const struct tdm_pri_event *ev)
+{
+	struct call *c = ev->call ? tdm_pri_call_user(ev->call) : NULL;
+
+	if (ev->type == TDM_PRI_SETUP) {
+		pri_setup(span, pri, ev);
+		return;
+	}
+	if (ev->type == TDM_PRI_DCHAN_DOWN) {
+		struct call *k, *nx;
+
+		/* Q.850 38: network out of order */
+		for (k = cc.calls; k; k = nx) {
+			nx = k->next;
+			if (k->span == span && k->state != CS_CLEARING)
+				call_clear(k, 38, 0);
+		}
+		return;
+	}
+	if (!c)
+		return;
+	switch (ev->type) {
+	case TDM_PRI_PROCEEDING:
+		if (c->state < CS_PROCEEDING)
+			set_state(c, CS_PROCEEDING);
+		break;
+	case TDM_PRI_PROGRESS:
+	case TDM_PRI_ALERTING:
+		if (!c->out || !c->sess || c->state == CS_CLEARING)
+			break;
+		/* Q.931 progress indicator 1 or 8: in-band information,
+		 * RFC 3398 s.8.2.3 -> 183 with SDP, media cut through */
+		if (ev->inband || ev->progress == 1 || ev->progress == 8) {
+			if (c->state != CS_EARLY) {
+				sip_session_progress(c->sess, 183, c->sdp);
+				set_state(c, CS_EARLY);
+			}
+		} else if (ev->type == TDM_PRI_ALERTING &&
+			   c->state < CS_ALERTING) {
+			sip_session_progress(c->sess, 180, NULL);
+			set_state(c, CS_ALERTING);
+		}
+		break;
+	case TDM_PRI_CONNECT:
+		if (!c->out || !c->sess || c->state == CS_CLEARING)
+			break;
+		mg_send(c, mg_ok, "Context = %" PRIu32 " { Modify = %s { "
+			"Media { Stream = 1 { LocalControl { Mode = "
+			"SendReceive } } } } }", c->ctx, c->rtp);
+		sip_session_answer(c->sess, c->sdp);
+		gw_tmr_cancel(&c->tmr);
+		set_state(c, CS_ANSWERED);
+		if (cc.cdr)
+			gw_cdr_answer(cc.cdr, &c->cdr);
+		break;
+	case TDM_PRI_DISCONNECT:
+		c->q850 = c->q850 ? c->q850 : (unsigned)(ev->cause > 0 ?
+							 ev->cause : 16);
+		call_clear(c, c->q850, 0);
+		break;
+	case TDM_PRI_RELEASE:
+		c->pc = NULL;
+		c->pri_cleared = true;
+		if (!c->q850)
+			c->q850 = ev->cause > 0 ? (unsigned)ev->cause : 16;
+		call_clear(c, c->q850, 0);
+		break;
+	default:
+		break;
+	}
+}
+
+/** The MG registered, or went away: its calls cannot go on. */
+void gw_call_mg_state(bool up)
+{
+	struct call *c, *nx;
+
+	cc.mg_up = up;
+	if (up)
+		return;
+	for (c = cc.calls; c; c = nx) {
+		nx = c->next;
+		c->ctx = 0;		/* the MG's contexts are gone */
+		c->mg_pending = false;
+		if (c->state != CS_CLEARING)
+			call_clear(c, 41, 0);	/* temporary failure */
+		else
+			call_maybe_done(c);
+	}
+}
+
+/** A ServiceChange on terminations: the spans' calls are cleared. */
+void gw_call_mg_service(const struct mg_cmd *sc)
+{
+	const struct mg_item *sv, *m = NULL;
+	unsigned span = 0;
+	struct call *c, *nx;
+
+	for (sv = sc->desc; sv; sv = sv->next)
+		if (sv->tok == MG_TOK_SERVICES)
+			for (m = sv->kids; m && m->tok != MG_TOK_METHOD;
+			     m = m->next)
+				;
+	if (sscanf(sc->tid, "tdm/%u/", &span) != 1 || !m || !m->nval ||
+	    (m->val[0].tok != MG_TOK_FORCED &&
+	     m->val[0].tok != MG_TOK_GRACEFUL))
+		return;
+	for (c = cc.calls; c; c = nx) {
+		nx = c->next;
+		if (c->span == span && c->state != CS_CLEARING)
+			call_clear(c, 38, 0);
+	}
+}
+
+/** A Notify from the MG: an RTP timeout (nt/netfail) ends the call. */
+void gw_call_mg_notify(uint32_t ctx, const struct mg_cmd *n)
+{
+	struct call *c = call_by_ctx(ctx);
+
+	if (!c)
+		return;
+	if (mg_cmd_find(n, "nt/netfail")) {
+		GW_INFO("%s: media failure reported by the MG", c->id);
+		call_clear(c, 41, 0);
+	}
+}
+
+/* ---- the status socket ---------------------------------------------- */
+
+static json_t *call_json(const struct call *c)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:I,s:o,s:I}",
+			 "id", c->id, "state", state_names[c->state],
+			 "direction", c->out ? "out" : "in", "from", c->from,
+			 "to", c->to, "span", (json_int_t)c->span, "ts",
+			 (json_int_t)c->ts, "codec", c->cdr.codec,
+			 "context", (json_int_t)c->ctx, "quality",
+			 json_null(), "duration_s", (json_int_t)(
+				 (gw_now_ms() - c->start_ms) / 1000));
+}
+
+static void cmd_calls(struct gw_ctl_req *req, json_t *msg, void *arg)
+{
+	json_t *a = json_array();
+	struct call *c;
+
+	(void)msg;
+	(void)arg;
+	for (c = cc.calls; c; c = c->next)
+		json_array_append_new(a, call_json(c));
+	gw_ctl_reply(req, json_pack("{s:o}", "calls", a));
+}
+
+static void cmd_call(struct gw_ctl_req *req, json_t *msg, void *arg)
+{
+	const char *action = json_string_value(json_object_get(msg,
+								"action"));
+	const char *id = json_string_value(json_object_get(msg, "call"));
+	json_t *cause = json_object_get(msg, "cause");
+	struct call *c;
+
+	(void)arg;
+	if (!action || strcmp(action, "hangup") || !id) {
+		gw_ctl_error(req, "call needs \"action\":\"hangup\" and "
+			     "\"call\":\"ID\"");
+		return;
+	}
+	c = call_find(id);
+	if (!c) {
+		gw_ctl_error(req, "no call %s", id);
+		return;
+	}
+	call_clear(c, json_is_integer(cause) ? (unsigned)
+		   json_integer_value(cause) : 16, 0);
+	gw_ctl_reply(req, NULL);
+}
+
+static void cdr_listed(int err, json_t *rows, void *arg)
+{
+	struct gw_ctl_req *req = arg;
+
+	if (err)
+		gw_ctl_error(req, "CDR store: %s", strerror(err));
+	else
+		gw_ctl_reply(req, gw_cdr_reply(rows));
+}
+
+static void cmd_cdr(struct gw_ctl_req *req, json_t *msg, void *arg)
+{
+	json_t *lim = json_object_get(msg, "limit");
+	unsigned n = json_is_integer(lim) ? (unsigned)json_integer_value(lim) :
+		20;
+
+	(void)arg;
+	if (!cc.cdr) {
+		gw_ctl_error(req, "no CDR store");
+		return;
+	}
+	if (gw_cdr_list(cc.cdr, n ? n : 20, cdr_listed, req))
+		gw_ctl_error(req, "CDR store: cannot list");
+}
+
+static void cmd_subscribe(struct gw_ctl_req *req, json_t *msg, void *arg)
+{
+	(void)msg;
+	(void)arg;
+	gw_ctl_subscribe(req);
+}
+
+/* ---- the subsystem --------------------------------------------------- */
+
+static int load_causes(const struct gw_conf *conf, struct gw_causes **cp)
+{
+	const struct gw_calls_conf *cf = gw_conf_calls(conf);
+	char path[4096], err[512], *dir;
+	int e;
+
+	if (!cf->causes[0]) {
+		snprintf(path, sizeof(path), "%s/causes.csv", PKGDATADIR);
+	} else if (cf->causes[0] == '/') {
+		snprintf(path, sizeof(path), "%s", cf->causes);
+	} else {
+		char tmp[4096];
+
+		snprintf(tmp, sizeof(tmp), "%s", gw_conf_path(conf));
+		dir = dirname(tmp);
+		snprintf(path, sizeof(path), "%s/%s", dir, cf->causes);
+	}
+	e = gw_causes_load(cp, path, err, sizeof(err));
+	if (e) {
+		GW_ERR("%s", err);
+		return e;
+	}
+	if (cf->cause_map[0]) {
+		e = gw_causes_override(*cp, cf->cause_map, err, sizeof(err));
+		if (e) {
+			GW_ERR("cause_map: %s", err);
+			*cp = gw_mem_deref(*cp);
+		}
+	}
+	return e;
+}
+
+static void calls_stop(struct gw_daemon *d)
+{
+	struct call *c, *nx;
+
+	(void)d;
+	for (c = cc.calls; c; c = nx) {
+		nx = c->next;
+		if (c->state != CS_CLEARING)
+			call_clear(c, 41, 0);
+	}
+	/* What is left waits for a side that will not answer now. */
+	while (cc.calls)
+		call_done(cc.calls);
+	cc.cdr = gw_mem_deref(cc.cdr);
+	cc.plan = gw_mem_deref(cc.plan);
+	cc.causes = gw_mem_deref(cc.causes);
+	cc.conf = NULL;
+	cc.d = NULL;
+}
+
+static int calls_start(struct gw_daemon *d, const struct gw_conf *conf)
+{
+	const struct gw_cdr_conf *cdc = gw_conf_cdr(conf);
+	char err[512], *path;
+	int e;
+
+	memset(&cc, 0, sizeof(cc));
+	cc.d = d;
+	cc.conf = conf;
+	e = load_causes(conf, &cc.causes);
+	if (e)
+		return e;
+	e = gw_dialplan_compile(&cc.plan, conf, err, sizeof(err));
+	if (e) {
+		GW_ERR("dial plan: %s", err);
+		goto out;
+	}
+	path = gw_conf_runpath(conf, cdc->path);
+	e = path ? gw_cdr_open(&cc.cdr, path, (enum gw_cdr_sync)
+			       cdc->synchronous, err, sizeof(err)) : ENOMEM;
+	gw_mem_deref(path);
+	if (e) {
+		GW_ERR("CDR store: %s", err);
+		goto out;
+	}
+	GW_INFO("call control: %zu routes", gw_dialplan_rules(cc.plan));
+	gw_ctl_register(gw_daemon_ctl(d), "calls", cmd_calls, NULL,
+			"live calls: state, numbers, channel, codec");
+	gw_ctl_register(gw_daemon_ctl(d), "call", cmd_call, NULL,
+			"act on a call: {\"action\":\"hangup\",\"call\":ID}");
+	gw_ctl_register(gw_daemon_ctl(d), "cdr", cmd_cdr, NULL,
+			"the last call records: {\"limit\":N}");
+	gw_ctl_register(gw_daemon_ctl(d), "subscribe", cmd_subscribe, NULL,
+			"stay connected and receive call events as JSON "
+			"lines");
+ out:
+	if (e)
+		calls_stop(d);
+	return e;
+}
+
+/* The dial plan and the cause table are reloaded; calls keep the plan
+ * they were routed with. */
+static void calls_reload(struct gw_daemon *d, const struct gw_conf *conf)
+{
+	struct gw_dialplan *plan = NULL;
+	struct gw_causes *causes = NULL;
+	char err[512];
+
+	(void)d;
+	cc.conf = conf;
+	if (gw_dialplan_compile(&plan, conf, err, sizeof(err))) {
+		GW_WARN("reload: dial plan not changed: %s", err);
+	} else {
+		gw_mem_deref(cc.plan);
+		cc.plan = plan;
+	}
+	if (!load_causes(conf, &causes)) {
+		gw_mem_deref(cc.causes);
+		cc.causes = causes;
+	}
+}
+
+static void calls_status(struct gw_daemon *d, json_t *o)
+{
+	(void)d;
+	json_object_set_new(o, "calls", json_integer(cc.ncalls));
+	json_object_set_new(o, "in", json_integer((json_int_t)cc.n_in));
+	json_object_set_new(o, "out", json_integer((json_int_t)cc.n_out));
+	json_object_set_new(o, "answered",
+			    json_integer((json_int_t)cc.n_answered));
+	json_object_set_new(o, "failed", json_integer((json_int_t)cc.n_failed));
+}
+
+const struct gw_subsys gw_calls_subsys = {
+	.name = "calls",
+	.start = calls_start,
+	.stop = calls_stop,
+	.reload = calls_reload,
+	.status = calls_status,
+};

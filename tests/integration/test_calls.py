@@ -1,0 +1,294 @@
+"""tests/integration/test_calls.py - the gateway doing its job: SIP calls
+out on the PRI spans and PRI calls in as SIP, through the whole thing —
+junctiond (SIP, PRI, call control, H.248 as the MGC) and the junction-mg
+it starts (the MG, the media), with pstnsim as the PSTN switch and SIPp
+(sip-tester) as the SIP peer.  The RFC 3666 flows that apply to ISDN
+PRI: successful calls both ways with their audio measured, busy,
+unallocated, congestion, no answer and CANCEL, and network failure; the
+causes as the SIP side sees them, and the CDR each call leaves."""
+
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (DEFAULT_CONF, SPANS_CONF, Gateway, Pstnsim, SRC,  # noqa: E402
+                     Tap, check, free_port, wait_for)
+import rtp  # noqa: E402
+import subprocess  # noqa: E402
+
+tap = Tap()
+SCEN = os.path.join(SRC, "tests", "integration", "sipp")
+
+
+def gateway():
+    """pstnsim and the gateway in one run directory; the PBX trunk (a
+    SIPp UAS when a test starts one) on its own port."""
+    pbx = free_port("udp", 12400, 400)
+    conf = DEFAULT_CONF + SPANS_CONF + f"""
+[trunk pbx]
+host = 127.0.0.1
+port = {pbx}
+
+[group pstn]
+spans = 1,2
+
+[route pstn-to-pbx]
+match = any
+from = span:1,2
+target = trunk:pbx
+
+[route sip-to-pstn]
+match = any
+from = addr:127.0.0.0/8
+target = group:pstn
+"""
+    gw = Gateway(conf, name="calls")
+    sim = Pstnsim(rundir=gw.rundir)
+    sim.start()
+    gw.start()
+    gw.pbx = pbx
+    gw.sip = gw.ports["sip"]
+    up = wait_for(lambda: (gw.subsystem(gw.ctl_json("status"), "mgc") or
+                           {}).get("mg") == "up", 15)
+    check(up, "the MG did not register", gw.logtext()[-3000:])
+    check(wait_for(lambda: all(s["dchan"] == "up" for s in
+                               gw.ctl_json("spans")["spans"]), 15),
+          "D-channels not up", gw.ctl_json("spans"))
+    return gw, sim
+
+
+def sipp(args, timeout=40):
+    cmd = ["sipp", "-nostdin", "-timeout", f"{timeout - 5}s",
+           "-timeout_error", "-max_recv_loops", "1000", "-trace_err",
+           "-i", "127.0.0.1"] + args
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            cwd=tempfile.mkdtemp(prefix="sipp-"))
+
+
+def sipp_call(gw, scenario, number, *extra, timeout=40):
+    """SIPp calls number at the gateway; returns (rc, output)."""
+    p = sipp([f"127.0.0.1:{gw.sip}", "-sf", os.path.join(SCEN, scenario),
+              "-s", number, "-m", "1", "-p",
+              str(free_port("udp", 12400, 400)), *extra], timeout)
+    out, _ = p.communicate(timeout=timeout + 5)
+    return p.returncode, out
+
+
+REJECT = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="gateway call refused">
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: sipp <sip:5551000@[local_ip]:[local_port]>;tag=[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:sipp@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 53655765 2353687637 IN IP4 [local_ip]
+      s=-
+      c=IN IP4 [local_ip]
+      t=0 0
+      m=audio 9 RTP/AVP 8
+      a=rtpmap:8 PCMA/8000
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="{status}">
+    <action>
+      <ereg regexp="Reason: Q.850;cause={cause}" search_in="msg"
+            check_it="true" assign_to="r"/>
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      [last_Via:]
+      From: sipp <sip:5551000@[local_ip]:[local_port]>;tag=[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <Reference variables="r"/>
+</scenario>
+"""
+
+
+def reject_scenario(status, cause):
+    """A SIPp UAC expecting status with Reason: Q.850;cause=cause."""
+    fd, path = tempfile.mkstemp(prefix="gw-reject-", suffix=".xml")
+    with os.fdopen(fd, "w") as f:
+        f.write(REJECT.replace("{status}", str(status))
+                .replace("{cause}", str(cause)))
+    return path
+
+
+def heard(peer, seconds):
+    """At least seconds of audio received (polling the socket)."""
+    def enough():
+        peer.poll()
+        return len(peer.audio()) >= 8000 * seconds
+    return wait_for(enough, 10)
+
+
+def last_cdr(gw):
+    rows = gw.ctl_json("cdr")["cdr"]
+    return rows[-1] if rows else {}
+
+
+def wait_idle(gw, sim):
+    check(wait_for(lambda: not gw.ctl_json("calls")["calls"], 10),
+          "calls left in junctiond", gw.ctl_json("calls"))
+    chans = gw.ctl_json("channels")["channels"]
+    check(all(c["state"] == "idle" for c in chans),
+          "channels left busy", [c for c in chans if c["state"] != "idle"])
+
+
+@tap.test
+def sip_to_pstn_call_carries_milliwatt():
+    gw, sim = gateway()
+    peer = rtp.RtpPeer()
+    result = {}
+    t = threading.Thread(target=lambda: result.update(
+        r=sipp_call(gw, "gw_call.xml", "2000", "-key", "rtp_port",
+                    str(peer.port), "-d", "3000")))
+    t.start()
+    # The MG sends to the offer's port; what arrives is pstnsim's tone.
+    check(heard(peer, 2), "no audio reached the SIP side",
+          len(peer.audio()))
+    audio = peer.audio()[-8000:]
+    f, lvl = rtp.dominant_freq(audio), rtp.level_dbm0(audio)
+    print(f"# SIP side hears {f:.2f} Hz at {lvl:.2f} dBm0")
+    check(abs(f - 1004) <= 2 and abs(lvl + 10) <= 1, (f, lvl))
+    t.join(45)
+    rc, out = result["r"]
+    check(rc == 0, "SIPp call failed", out[-2000:])
+    cdr = last_cdr(gw)
+    print(f"# CDR {cdr}")
+    check(cdr.get("disposition") == "ANSWERED" and cdr.get("q850") == 16
+          and cdr.get("sip") == 200 and cdr.get("direction") == "out", cdr)
+    check(cdr.get("called_out") == "2000" and cdr.get("span") == 1, cdr)
+    wait_idle(gw, sim)
+
+
+@tap.test
+def pstn_to_sip_call_carries_milliwatt():
+    gw, sim = gateway()
+    peer = rtp.RtpPeer()
+    uas = sipp(["-sf", os.path.join(SCEN, "gw_uas.xml"), "-p",
+                str(gw.pbx), "-m", "1", "-key", "rtp_port",
+                str(peer.port)])
+    time.sleep(0.5)
+    r = sim.cmd({"cmd": "call", "from": "5551234", "to": "7001",
+                 "span": 1, "then": "milliwatt", "call_length_s": 4})
+    check(r.get("ok"), r)
+    check(heard(peer, 2), "no audio reached the PBX", len(peer.audio()))
+    calls = gw.ctl_json("calls")["calls"]
+    print(f"# live: {calls}")
+    check(calls and calls[0]["direction"] == "in" and
+          calls[0]["state"] == "answered" and calls[0]["to"] == "7001",
+          calls)
+    audio = peer.audio()[-8000:]
+    f, lvl = rtp.dominant_freq(audio), rtp.level_dbm0(audio)
+    print(f"# the PBX hears {f:.2f} Hz at {lvl:.2f} dBm0")
+    check(abs(f - 1004) <= 2 and abs(lvl + 10) <= 1, (f, lvl))
+    out, _ = uas.communicate(timeout=30)
+    check(uas.returncode == 0, "the PBX scenario failed (BYE with a "
+          "Reason?)", out[-2000:])
+    cdr = last_cdr(gw)
+    print(f"# CDR {cdr}")
+    check(cdr.get("disposition") == "ANSWERED" and cdr.get("direction") ==
+          "in" and cdr.get("q850") == 16, cdr)
+    wait_idle(gw, sim)
+
+
+@tap.test
+def busy_unallocated_congestion_map_to_sip():
+    """RFC 3398 s.8.2.6.1: cause 17 -> 486, 1 -> 404, 34 -> 503, each
+    with its Reason header (RFC 3326)."""
+    gw, sim = gateway()
+    for number, cause, status in (("4000", 17, 486), ("6000", 1, 404),
+                                  ("7000", 34, 503)):
+        rc, out = sipp_call(gw, reject_scenario(status, cause), number)
+        cdr = last_cdr(gw)
+        print(f"# {number}: SIP {cdr.get('sip')}, cause {cdr.get('q850')}"
+              f", {cdr.get('disposition')}")
+        check(rc == 0, f"{number}: not {status} with cause {cause}",
+              out[-1500:])
+        check(cdr.get("q850") == cause and cdr.get("sip") == status, cdr)
+    check(last_cdr(gw).get("disposition") in ("FAILED", "BUSY"),
+          last_cdr(gw))
+    wait_idle(gw, sim)
+
+
+@tap.test
+def no_answer_then_cancel():
+    gw, sim = gateway()
+    rc, out = sipp_call(gw, "uac_cancel.xml", "5000")
+    check(rc == 0, "CANCEL did not end in 487", out[-1500:])
+    cdr = last_cdr(gw)
+    print(f"# CDR {cdr}")
+    check(cdr.get("disposition") in ("CANCELLED", "NOANSWER"), cdr)
+    check(wait_for(lambda: all(c["state"] == "released"
+                               for c in sim.calls()), 10), sim.calls())
+    wait_idle(gw, sim)
+
+
+@tap.test
+def no_route_and_no_channel():
+    gw, sim = gateway()
+    # Every B-channel blocked: D-channel down on both spans.
+    for span in (1, 2):
+        sim.cmd({"cmd": "dchan", "span": span, "up": False})
+    # libpri sees the link go after T200 x N200 (about 4 s)
+    check(wait_for(lambda: all(s["dchan"] == "down" for s in
+                               gw.ctl_json("spans")["spans"]), 20),
+          "D-channels still up", gw.ctl_json("spans"))
+    rc, out = sipp_call(gw, reject_scenario(503, 34), "2000")
+    check(rc == 0, "no free channel is not 503 with cause 34", out[-1500:])
+    for span in (1, 2):
+        sim.cmd({"cmd": "dchan", "span": span, "up": True})
+
+
+@tap.test
+def mg_failure_clears_the_call():
+    """Network failure: junction-mg dies during a call; junctiond clears
+    it toward SIP with Reason cause 41 and restarts the MG."""
+    gw, sim = gateway()
+    peer = rtp.RtpPeer()
+    p = sipp([f"127.0.0.1:{gw.sip}", "-sf",
+              os.path.join(SCEN, "gw_call_bye_in.xml"), "-s", "2000",
+              "-m", "1", "-p", str(free_port("udp", 12400, 400)), "-key",
+              "rtp_port", str(peer.port)])
+    check(wait_for(lambda: gw.ctl_json("calls")["calls"] and
+                   gw.ctl_json("calls")["calls"][0]["state"] == "answered",
+                   10), "no answered call", gw.ctl_json("calls"))
+    os.kill(gw.mg_pid(), signal.SIGKILL)
+    out, _ = p.communicate(timeout=40)
+    check(p.returncode == 0, "no BYE with a Q.850 cause", out[-1500:])
+    cdr = last_cdr(gw)
+    print(f"# CDR {cdr}")
+    check(cdr.get("q850") == 41, cdr)
+    check(wait_for(lambda: (gw.subsystem(gw.ctl_json("status"), "mgc") or
+                            {}).get("mg") == "up", 20), "MG not back")
+    wait_idle(gw, sim)
+
+
+if __name__ == "__main__":
+    tap.run()
