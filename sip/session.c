@@ -47,8 +47,23 @@
  * incremented, same Call-ID and tags, a new branch.  A second challenge
  * to it is final.
  *
- * Not implemented yet: UPDATE sent by us (we accept it), offers in
- * PRACK.
+ * UPDATE (RFC 3311) both ways: one from the peer is answered as a
+ * re-INVITE is, in an early dialog too; ours carries a new offer in an
+ * early dialog (sip_session_modify before the final response, once the
+ * offer/answer of the INVITE has completed in reliable 1xx, s.5.1) or,
+ * with conf.modify_by_update, in a confirmed one, when the peer listed
+ * UPDATE in its Allow.  Offers cross as for re-INVITE: an UPDATE or
+ * re-INVITE while ours is pending gets 491 (s.5.2) and ours is sent
+ * again after the s.14.1 back-off.
+ *
+ * Identities (ident.c): the incoming INVITE's From, P-Asserted-Identity,
+ * Privacy and Diversion/History-Info go up in struct sip_incoming; an
+ * outgoing INVITE carries the call's PAI, Privacy and Diversion, and a
+ * From of "Anonymous" <sip:anonymous@anonymous.invalid> when Privacy
+ * asks to hide the user or headers (RFC 3323 s.4.1.1.3).
+ *
+ * Not implemented yet: offers in PRACK; credentials for a challenged
+ * UPDATE.
  */
 
 enum sess_state {
@@ -112,6 +127,16 @@ struct sip_session {
 	char *auth_pass;
 	struct sip_auth_client auth_cl;
 	bool auth_tried;		/* the INVITE in progress was */
+	/* UAC identity, kept for redirects and retries */
+	struct sip_party from, pai;
+	struct sip_redirect redirect;
+	char *diversion;
+	/* RFC 3311 */
+	bool peer_update;		/* the peer's Allow lists UPDATE */
+	bool update_out;		/* our UPDATE is pending */
+	bool glare_update;		/* tmr_glare re-sends an UPDATE */
+	struct sip_tsx *upd_tsx;
+	char *upd_prev_sdp;		/* local SDP before our UPDATE */
 };
 
 static const struct sip_sdp_codec default_codecs[] = {
@@ -151,6 +176,12 @@ static void sess_destroy(void *data)
 	gw_mem_deref(s->call_id);
 	gw_mem_deref(s->auth_user);
 	gw_mem_deref(s->auth_pass);
+	gw_mem_deref(s->diversion);
+	if (s->upd_tsx) {
+		sip_tsx_detach(s->upd_tsx);
+		gw_mem_deref(s->upd_tsx);
+	}
+	gw_mem_deref(s->upd_prev_sdp);
 }
 
 static struct sip_session *sess_new(struct sip_ua *ua)
@@ -186,6 +217,8 @@ static void sess_close(struct sip_session *s)
 	gw_tmr_cancel(&s->tmr_rel);
 	if (s->inv_tsx)
 		sip_tsx_detach(s->inv_tsx);
+	if (s->upd_tsx)
+		sip_tsx_detach(s->upd_tsx);
 	for (pp = &s->ua->sessions; *pp; pp = &(*pp)->next) {
 		if (*pp == s) {
 			*pp = s->next;
@@ -402,6 +435,27 @@ static bool is_sdp(const osip_message_t *m)
 static bool has_body(const osip_message_t *m, const char **bp, size_t *lp)
 {
 	return !sip_msg_body(m, bp, lp) && *lp > 0;
+}
+
+/* Does m's Allow list method?  libosip2 keeps Allow apart from the
+ * other headers, one entry per value or per comma list. */
+static bool allows(const osip_message_t *m, const char *method)
+{
+	osip_allow_t *a;
+	const char *p, *e;
+	size_t n = strlen(method);
+	int pos;
+
+	for (pos = 0; !osip_list_eol(&m->allows, pos); pos++) {
+		a = osip_list_get(&m->allows, pos);
+		for (p = a ? a->value : NULL; p && *p; p = e) {
+			p += strspn(p, " \t,");
+			e = p + strcspn(p, " \t,");
+			if ((size_t)(e - p) == n && !strncasecmp(p, method, n))
+				return true;
+		}
+	}
+	return false;
 }
 
 /* ------------------------------------------------------------------ */
@@ -870,6 +924,7 @@ int sip_session_reject(struct sip_session *sess, unsigned status,
 		       const struct sip_reason *reason,
 		       unsigned retry_after_s)
 {
+	struct sip_ua *ua;
 	osip_message_t *r;
 	char buf[16];
 	int err;
@@ -886,8 +941,9 @@ int sip_session_reject(struct sip_session *sess, unsigned status,
 		osip_message_set_header(r, "Retry-After", buf);
 	}
 	err = sip_tsx_respond_msg(sess->inv_tsx, r);
-	sess_close(sess);
-	sip_tsx_run(sess->ua);
+	ua = sess->ua;
+	sess_close(sess);	/* may free it: the list held the last ref */
+	sip_tsx_run(ua);
 	return err;
 }
 
@@ -1014,24 +1070,8 @@ void sip_session_invite(struct sip_ua *ua, struct sip_tsx *tsx,
 		osip_free(rs);
 	}
 	in.request_uri = cid;
-	if (req->from && req->from->url) {
-		snprintf(in.from.user, sizeof(in.from.user), "%s",
-			 req->from->url->username ?
-			 req->from->url->username : "");
-		snprintf(in.from.host, sizeof(in.from.host), "%s",
-			 req->from->url->host ? req->from->url->host : "");
-	}
-	if (req->from && req->from->displayname)
-		snprintf(in.from.display, sizeof(in.from.display), "%s",
-			 req->from->displayname);
-	if (req->to && req->to->url) {
-		snprintf(in.to.user, sizeof(in.to.user), "%s",
-			 req->to->url->username ?
-			 req->to->url->username : "");
-		snprintf(in.to.host, sizeof(in.to.host), "%s",
-			 req->to->url->host ? req->to->url->host : "");
-	}
-	in.from.privacy_id = sip_msg_has_option(req, "privacy", "id");
+	sip_ident_read(req, &in);
+	s->peer_update = allows(req, "UPDATE");
 	in.diversion = sip_msg_header(req, "diversion");
 	if (!in.diversion)
 		in.diversion = sip_msg_header(req, "history-info");
@@ -1328,6 +1368,8 @@ bool sip_session_request(struct sip_ua *ua, struct sip_tsx *tsx,
 	struct sip_session *s = find_dialog(ua, req);
 	struct sip_reason r;
 	osip_message_t *resp;
+	const char *body;
+	size_t blen;
 
 	(void)src;
 	if (!s)
@@ -1346,7 +1388,7 @@ bool sip_session_request(struct sip_ua *ua, struct sip_tsx *tsx,
 	} else if (MSG_IS_INVITE(req)) {
 		if (s->state != SESS_ESTABLISHED && s->state != SESS_ANSWERED)
 			sip_tsx_respond(tsx, req, 491);
-		else if (s->reinv_out)
+		else if (s->reinv_out || s->update_out)
 			sip_tsx_respond(tsx, req, 491);	/* glare */
 		else if (s->resp_2xx)
 			sip_tsx_respond(tsx, req, 491);
@@ -1355,7 +1397,11 @@ bool sip_session_request(struct sip_ua *ua, struct sip_tsx *tsx,
 	} else if (MSG_IS_PRACK(req)) {
 		rx_prack(s, tsx, req);
 	} else if (MSG_IS_UPDATE(req)) {
-		rx_offer(s, tsx, req, true);
+		if ((s->update_out || s->reinv_out) && has_body(req, &body,
+								 &blen))
+			sip_tsx_respond(tsx, req, 491);	/* RFC 3311 s.5.2 */
+		else
+			rx_offer(s, tsx, req, true);
 	} else if (MSG_IS_INFO(req)) {
 		rx_info(s, tsx, req);
 	} else if (MSG_IS_REFER(req)) {
@@ -1374,9 +1420,9 @@ static void uac_resp(struct sip_tsx *tsx, int status, osip_message_t *msg,
 		     void *arg);
 
 static int uac_invite(struct sip_session *s, const char *uri,
-		      const struct sip_party *from, const char *sdp,
-		      const char *diversion)
+		      const char *sdp)
 {
+	const struct sip_party *from = &s->from;
 	struct sip_ua *ua = s->ua;
 	osip_message_t *m = NULL;
 	osip_uri_t *u = NULL;
@@ -1421,12 +1467,18 @@ static int uac_invite(struct sip_session *s, const char *uri,
 		 sip_transport_name(s->tp), host, l->port, branch);
 	osip_message_set_via(m, buf);
 	sip_rand_token(tag, sizeof(tag));
-	snprintf(buf, sizeof(buf), "%s%s%s<sip:%s@%s>;tag=%s",
-		 from && from->display[0] ? "\"" : "",
-		 from && from->display[0] ? from->display : "",
-		 from && from->display[0] ? "\" " : "",
-		 from && from->user[0] ? from->user : "anonymous",
-		 ua->domain && *ua->domain ? ua->domain : host, tag);
+	if (from->privacy_user || from->privacy_header)
+		/* RFC 3323 s.4.1.1.3: the user hides itself in From. */
+		snprintf(buf, sizeof(buf), "\"Anonymous\" "
+			 "<sip:anonymous@anonymous.invalid>;tag=%s", tag);
+	else {
+		char disp[140];
+
+		sip_ident_quote(disp, sizeof(disp), from->display);
+		snprintf(buf, sizeof(buf), "%s<sip:%s@%s>;tag=%s", disp,
+			 from->user[0] ? from->user : "anonymous",
+			 ua->domain && *ua->domain ? ua->domain : host, tag);
+	}
 	err = EINVAL;
 	if (osip_message_set_from(m, buf) < 0)
 		goto out;
@@ -1452,10 +1504,17 @@ static int uac_invite(struct sip_session *s, const char *uri,
 		snprintf(buf, sizeof(buf), "%u", min_se(s));
 		osip_message_set_header(m, "Min-SE", buf);
 	}
-	if (from && from->privacy_id)
-		osip_message_set_header(m, "Privacy", "id");
-	if (diversion)
-		osip_message_set_header(m, "Diversion", diversion);
+	{
+		struct sip_call_params ip;
+
+		memset(&ip, 0, sizeof(ip));
+		ip.from = s->from;
+		ip.pai = s->pai;
+		ip.redirect = s->redirect;
+		ip.diversion = s->diversion;
+		sip_ident_write(m, &ip, ua->domain && *ua->domain ?
+				ua->domain : host);
+	}
 	if (ua->user_agent && *ua->user_agent)
 		osip_message_set_user_agent(m, ua->user_agent);
 	if (sdp && sip_msg_set_body(m, "application/sdp", sdp))
@@ -1556,8 +1615,11 @@ static void tmr_glare(void *arg)
 	char *sdp = s->glare_sdp;
 
 	s->glare_sdp = NULL;
-	if (sdp)
+	if (sdp && s->glare_update)
+		sip_session_update(s, sdp);
+	else if (sdp)
 		sip_session_modify(s, sdp);
+	s->glare_update = false;
 	gw_mem_deref(sdp);
 }
 
@@ -1688,6 +1750,8 @@ static void uac_resp(struct sip_tsx *tsx, int status, osip_message_t *msg,
 		sess_close(s);
 		goto out;
 	}
+	if (msg && status > 100 && status < 300 && allows(msg, "UPDATE"))
+		s->peer_update = true;
 	if (s->state == SESS_ESTABLISHED || s->reinv_out) {
 		if ((status == 401 || status == 407) && msg &&
 		    !s->auth_tried && !uac_auth_retry(s, msg))
@@ -1759,8 +1823,7 @@ static void uac_resp(struct sip_tsx *tsx, int status, osip_message_t *msg,
 			s->se = mse;
 			s->redirects++;		/* a new CSeq */
 			osip_uri_to_str(s->inv_req->req_uri, &uri);
-			if (uri && !uac_invite(s, uri, NULL, s->local_sdp,
-						NULL)) {
+			if (uri && !uac_invite(s, uri, s->local_sdp)) {
 				osip_free(uri);
 				goto out;
 			}
@@ -1776,7 +1839,7 @@ static void uac_resp(struct sip_tsx *tsx, int status, osip_message_t *msg,
 
 		s->redirects++;
 		GW_INFO("%s: %d, following %s", s->call_id, status, target);
-		err = uac_invite(s, target, NULL, sdp, NULL);
+		err = uac_invite(s, target, sdp);
 		osip_free(target);
 		if (!err)
 			goto out;
@@ -1820,7 +1883,11 @@ int sip_session_connect(struct sip_session **sessp, struct sip_ua *ua,
 				     ua->auth_user);
 	s->auth_pass = gw_mem_strdup(p->auth_user ? p->auth_password :
 				     ua->auth_password);
-	err = uac_invite(s, p->uri, &p->from, p->sdp, p->diversion);
+	s->from = p->from;
+	s->pai = p->pai;
+	s->redirect = p->redirect;
+	s->diversion = gw_mem_strdup(p->diversion);
+	err = uac_invite(s, p->uri, p->sdp);
 	if (err) {
 		sess_close(s);
 		return err;
@@ -1874,16 +1941,147 @@ int sip_session_hangup(struct sip_session *sess, unsigned status,
 	return 0;
 }
 
-/** Send a new offer in a re-INVITE (hold, resume, media change). */
+static void update_resp(struct sip_tsx *tsx, int status,
+			osip_message_t *msg, void *arg)
+{
+	struct sip_session *s = arg;
+	struct sip_session_event ev;
+	const char *body;
+	size_t len;
+
+	(void)tsx;
+	if (status < 200 || !s->linked)
+		return;
+	gw_mem_ref(s);
+	s->update_out = false;
+	if (s->upd_tsx) {
+		sip_tsx_detach(s->upd_tsx);
+		s->upd_tsx = gw_mem_deref(s->upd_tsx);
+	}
+	if (status < 300 && msg) {
+		s->upd_prev_sdp = gw_mem_deref(s->upd_prev_sdp);
+		sip_dialog_update_target(s->dlg, msg);	/* s.5.1 */
+		if (s->se && s->state == SESS_ESTABLISHED) {
+			char ref;
+			unsigned se = get_se(msg, &ref);
+
+			if (se) {
+				s->se = se;
+				s->st_refresher = !ref ||
+					(ref == 'c') == s->dlg->uac;
+			}
+			st_start(s);
+		}
+		if (s->refreshing) {
+			s->refreshing = false;
+			goto out;
+		}
+		memset(&ev, 0, sizeof(ev));
+		ev.type = SIP_SESS_MODIFIED;
+		ev.status = (unsigned)status;
+		ev.reason.location = -1;
+		if (has_body(msg, &body, &len) && !set_remote(s, body, len))
+			ev.media = &s->media;
+		sess_report(s, &ev);
+		goto out;
+	}
+	s->refreshing = false;
+	if (status == 491 && s->local_sdp) {
+		/* RFC 3311 s.5.2 and RFC 3261 s.14.1: again, later. */
+		uint64_t ms = s->dlg->uac ?
+			2100 + (uint64_t)(random() % 191) * 10 :
+			(uint64_t)(random() % 201) * 10;
+
+		gw_mem_deref(s->glare_sdp);
+		s->glare_sdp = gw_mem_ref(s->local_sdp);
+		s->glare_update = true;
+		gw_tmr_start(&s->tmr_glare, ms, tmr_glare, s);
+		goto out;
+	}
+	/* The offer failed: the session stays as it was (RFC 3311 s.5.3). */
+	if (s->upd_prev_sdp) {
+		gw_mem_deref(s->local_sdp);
+		s->local_sdp = s->upd_prev_sdp;
+		s->upd_prev_sdp = NULL;
+	}
+	if ((status == 481 || status == 408) &&
+	    s->state == SESS_ESTABLISHED) {
+		send_bye(s, NULL);
+		sess_closed(s, (unsigned)status, NULL);
+	}
+ out:
+	gw_mem_deref(s);
+}
+
+/** Send a new offer in an UPDATE (RFC 3311), in an early or confirmed
+ * dialog. */
+int sip_session_update(struct sip_session *sess, const char *sdp)
+{
+	osip_message_t *m;
+	int err;
+
+	if (!sess || !sdp || !sess->linked || !sess->dlg ||
+	    sess->hangup_pending || sess->state == SESS_CLOSED)
+		return EINVAL;
+	if (!sess->peer_update)
+		return ENOTSUP;
+	if (sess->reinv_out || sess->update_out || sess->resp_2xx)
+		return EBUSY;
+	/* RFC 3311 s.5.1: in an early dialog, only once the INVITE's
+	 * offer/answer is done, the answer sent or received reliably. */
+	if (sess->state == SESS_INCOMING &&
+	    (!sess->local_sdp || sess->rel_1xx || !sess->rseq))
+		return EINVAL;
+	if (sess->state == SESS_CALLING && !sess->remote_sdp)
+		return EINVAL;
+	err = sip_dialog_request(&m, sess->dlg, sess->ua, "UPDATE");
+	if (err)
+		return err;
+	add_contact(sess, m);		/* a target refresh request */
+	osip_message_set_allow(m, SIP_ALLOW);
+	osip_message_set_header(m, "Supported", sip_supported(sess->ua));
+	if (sess->state == SESS_ESTABLISHED)
+		add_se(sess, m, false);
+	err = sip_msg_set_body(m, "application/sdp", sdp);
+	if (err) {
+		osip_message_free(m);
+		return err;
+	}
+	gw_mem_deref(sess->upd_prev_sdp);
+	sess->upd_prev_sdp = sess->local_sdp ?
+		gw_mem_ref(sess->local_sdp) : NULL;
+	set_local(sess, sdp);
+	if (sess->upd_tsx) {
+		sip_tsx_detach(sess->upd_tsx);
+		sess->upd_tsx = gw_mem_deref(sess->upd_tsx);
+	}
+	err = sip_tsx_request(&sess->upd_tsx, sess->ua, m, sess->dlg->tp,
+			      &sess->dlg->dst, update_resp, sess);
+	if (err)
+		return err;
+	sess->update_out = true;
+	sip_tsx_run(sess->ua);
+	return 0;
+}
+
+/** Send a new offer: UPDATE in an early dialog (and in a confirmed one
+ * with conf.modify_by_update), else re-INVITE (hold, resume, media
+ * change). */
 int sip_session_modify(struct sip_session *sess, const char *sdp)
 {
 	osip_message_t *m;
 	int err;
 
-	if (sess->state != SESS_ESTABLISHED || !sess->dlg || !sdp)
+	if (!sdp || !sess->linked)
 		return EINVAL;
-	if (sess->reinv_out || sess->resp_2xx)
+	if (sess->state == SESS_INCOMING || sess->state == SESS_CALLING)
+		return sip_session_update(sess, sdp);
+	if (sess->state != SESS_ESTABLISHED || !sess->dlg)
+		return EINVAL;
+	if (sess->reinv_out || sess->update_out || sess->resp_2xx)
 		return EBUSY;
+	if (sess->ua->conf.modify_by_update && sess->peer_update)
+		return sip_session_update(sess, sdp);
 	err = sip_dialog_request(&m, sess->dlg, sess->ua, "INVITE");
 	if (err)
 		return err;

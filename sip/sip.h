@@ -42,6 +42,9 @@ struct sip_conf {
 	/* UAC credentials for 401/407 when a call's params have none */
 	const char *auth_user;
 	const char *auth_password;
+	/* sip_session_modify in a confirmed dialog sends UPDATE rather
+	 * than re-INVITE when the peer allows it (RFC 3311 s.5.1) */
+	bool modify_by_update;
 };
 
 /*
@@ -83,6 +86,28 @@ struct sip_party {
 	char host[128];
 	bool privacy_id;		/* Privacy: id (presentation restricted) */
 	bool asserted;			/* came in P-Asserted-Identity */
+	/* The rest of RFC 3323 s.4.2's Privacy values: header and user
+	 * hide From and headers too (an outgoing From goes anonymous,
+	 * s.4.1.1.3); none asks that nothing be withheld. */
+	bool privacy_header;
+	bool privacy_user;
+	bool privacy_none;
+};
+
+/*
+ * A redirection (RFC 5806 Diversion, RFC 7044 History-Info): who the
+ * call was for before it reached us, and why.  reason uses Diversion's
+ * tokens ("unconditional", "user-busy", "no-answer", "unavailable",
+ * "deflection", "unknown", ...); History-Info's cause (RFC 4458) is
+ * mapped onto them.
+ */
+struct sip_redirect {
+	char user[64];			/* the redirecting number; "": none */
+	char host[128];
+	char reason[32];
+	unsigned counter;		/* diversions so far, >= 1 */
+	unsigned cause;			/* SIP status of the redirection
+					 * (History-Info), 0: none */
 };
 
 /* What the SDP negotiation settled (for the MG's Local/Remote). */
@@ -131,6 +156,12 @@ struct sip_incoming {
 	const char *call_id;
 	const char *source;		/* "udp:192.0.2.1:5060" */
 	const struct sip_media *offer;	/* NULL: no SDP offer (late offer) */
+	/* RFC 3325 s.9.1: P-Asserted-Identity (the first sip:/sips:/tel:
+	 * one); pai.asserted false and pai.user "" when none came.  The
+	 * Privacy flags are in from and in pai alike. */
+	struct sip_party pai;
+	/* Diversion (the newest, topmost entry), else History-Info. */
+	struct sip_redirect redirect;
 };
 typedef void (sip_incoming_h)(struct sip_session *sess,
 			      const struct sip_incoming *in, void *arg);
@@ -160,13 +191,20 @@ int  sip_session_reject(struct sip_session *sess, unsigned status,
 /* UAC side: INVITE uri (sip:/sips:, or a registered user's contact). */
 struct sip_call_params {
 	const char *uri;
-	struct sip_party from;
+	struct sip_party from;		/* its privacy_* make the Privacy
+					 * header (RFC 3323) */
 	const char *sdp;		/* our offer */
-	const char *diversion;
+	const char *diversion;		/* a raw Diversion value, or NULL */
 	/* Digest credentials for a 401/407 (NULL: conf.auth_user's);
 	 * each request is retried once with them. */
 	const char *auth_user;
 	const char *auth_password;
+	/* P-Asserted-Identity (RFC 3325 s.9.1) when pai.user is set:
+	 * "display" <sip:user@host>, host "" meaning our domain. */
+	struct sip_party pai;
+	/* A Diversion header (RFC 5806) built from redirect when
+	 * redirect.user is set and diversion is NULL. */
+	struct sip_redirect redirect;
 };
 int  sip_session_connect(struct sip_session **sessp, struct sip_ua *ua,
 			 const struct sip_call_params *p, sip_session_h *h,
@@ -175,7 +213,15 @@ int  sip_session_connect(struct sip_session **sessp, struct sip_ua *ua,
 /* Both sides. */
 int  sip_session_hangup(struct sip_session *sess, unsigned status,
 			const struct sip_reason *reason);
+/* A new offer: re-INVITE in a confirmed dialog, UPDATE (RFC 3311) in
+ * an early one, and in a confirmed one with conf.modify_by_update when
+ * the peer allows UPDATE.  EBUSY while an offer is pending. */
 int  sip_session_modify(struct sip_session *sess, const char *sdp);
+/* A new offer in an UPDATE (RFC 3311), early or confirmed dialog;
+ * ENOTSUP when the peer did not list UPDATE in Allow, EINVAL when
+ * there is no dialog yet or an earlier offer/answer is unfinished.
+ * The answer comes as SIP_SESS_MODIFIED. */
+int  sip_session_update(struct sip_session *sess, const char *sdp);
 const char *sip_session_call_id(const struct sip_session *sess);
 /* After SIP_SESS_TRANSFER: NOTIFY the transfer's progress (sipfrag of
  * status, RFC 3515); a final status ends the subscription. */
@@ -269,6 +315,60 @@ int  sip_reg_remove(struct sip_reg *reg);
 void sip_reg_get_info(const struct sip_reg *reg, struct sip_reg_info *info);
 const char *sip_reg_state_name(enum sip_reg_state state);
 json_t *sip_reg_json(const struct sip_ua *ua);
+
+/* ------------------------------------------------------------------ */
+/* Peers kept alive with OPTIONS (peer.c), RFC 3261 s.11              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A peer (a trunk's far end) is asked OPTIONS every interval_s.  Any
+ * final response proves it alive (s.11.2: a UAS answers OPTIONS as it
+ * would an INVITE, so 404 or 486 still says "reachable"), except 503,
+ * which says it takes no traffic now (s.21.5.4), and 408.  No answer
+ * (Timer F), a transport error or an answer still missing when the
+ * next probe is due count as failures; max_failures of them in a row
+ * mark it down, one good answer marks it up again.  A host name is
+ * resolved by RFC 3263 (dns.c) for every probe.
+ */
+enum sip_peer_state {
+	SIP_PEER_UNKNOWN,		/* no verdict yet */
+	SIP_PEER_UP,
+	SIP_PEER_DOWN,
+};
+
+struct sip_peer_conf {
+	const char *name;		/* routing name; unique per UA */
+	const char *host;		/* IP literal or DNS name */
+	unsigned port;			/* 0: from DNS, or 5060 / 5061 */
+	enum sip_transport transport;
+	unsigned interval_s;		/* 0: 30 */
+	unsigned max_failures;		/* 0: 3 */
+};
+
+struct sip_peer_info {
+	const char *name;
+	enum sip_peer_state state;
+	unsigned last_status;		/* of the last probe; 408: none */
+	unsigned failures;		/* in a row */
+	unsigned rtt_ms;		/* of the last answered probe */
+};
+
+struct sip_peer;
+typedef void (sip_peer_h)(struct sip_peer *peer,
+			  const struct sip_peer_info *info, void *arg);
+
+/* Start probing (the first OPTIONS goes at once); h gets each change
+ * of state.  EEXIST for a name in use.  *peerp (optional) is borrowed,
+ * valid until sip_peer_remove or the UA goes. */
+int  sip_peer_add(struct sip_peer **peerp, struct sip_ua *ua,
+		  const struct sip_peer_conf *pc, sip_peer_h *h, void *arg);
+int  sip_peer_remove(struct sip_ua *ua, const char *name);
+/* True when the peer answered its last probes (state UP). */
+bool sip_peer_up(const struct sip_ua *ua, const char *name);
+enum sip_peer_state sip_peer_state(const struct sip_ua *ua,
+				   const char *name);
+const char *sip_peer_state_name(enum sip_peer_state state);
+json_t *sip_peer_json(const struct sip_ua *ua);
 
 /* ------------------------------------------------------------------ */
 /* DNS (dns.c): locating SIP servers, RFC 3263                        */

@@ -250,6 +250,10 @@ struct sip_ua {
 	struct sip_dns *dns;		/* RFC 3263 resolver (dns.c) */
 	struct sip_registrar *registrar;	/* NULL: REGISTER gets 405 */
 	struct sip_reg *regs;		/* our registrations (reg.c) */
+	struct sip_peer *peers;		/* OPTIONS keepalives (peer.c) */
+	/* INVITEs we answered with a 2xx, kept for Timer L (RFC 6026
+	 * s.8.7): a hash of singly linked lists (tsx.c) */
+	struct sip_accepted **accepted;
 	struct sip_tsx_ev *evq, *evq_tail;	/* deferred osip callbacks */
 	sip_incoming_h *inh;
 	void *arg;
@@ -257,12 +261,17 @@ struct sip_ua {
 					 * it */
 	unsigned st_unit_ms;		/* ms per RFC 4028 second: 1000;
 					 * tests shorten it */
+	unsigned peer_unit_ms;		/* ms per keepalive interval
+					 * second: 1000; tests shorten it */
 	bool running;			/* in sip_tsx_run */
 	bool closing;
 	struct {
 		uint64_t rx_msgs, tx_msgs, rx_bad, rx_dropped;
 		uint64_t tsx_created, calls_in, calls_out;
 		uint64_t auth_challenged, auth_failed;
+		uint64_t loops, absorbed;	/* 482 Loop Detected sent;
+						 * INVITEs absorbed after
+						 * their 2xx (RFC 6026) */
 	} stats;
 };
 
@@ -312,6 +321,35 @@ void sip_registrar_request(struct sip_ua *ua, struct sip_tsx *tsx,
 			   const struct sip_src *src, const char *auth_user);
 /* UA shutdown: un-REGISTER every registration and drop them. */
 void sip_reg_close_all(struct sip_ua *ua);
+/* UA shutdown: stop every OPTIONS keepalive (peer.c). */
+void sip_peer_close_all(struct sip_ua *ua);
+
+/* ------------------------------------------------------------------ */
+/* Identity headers (ident.c): RFC 3325, 3323, 5806, 7044             */
+/* ------------------------------------------------------------------ */
+
+/* Fill in->from, in->to, in->pai and in->redirect from req. */
+void sip_ident_read(const osip_message_t *req, struct sip_incoming *in);
+/* P-Asserted-Identity, Privacy and Diversion for an INVITE of ours;
+ * domain is the host of identities without one. */
+void sip_ident_write(osip_message_t *m, const struct sip_call_params *p,
+		     const char *domain);
+/* display as a quoted-string followed by a space; "" for "". */
+void sip_ident_quote(char *out, size_t size, const char *display);
+/* Parse one name-addr: user, display and host into party (asserted
+ * and privacy flags untouched); false when it holds no URI. */
+bool sip_ident_party(struct sip_party *party, const char *value);
+
+/* ------------------------------------------------------------------ */
+/* Guards before libosip2's parser (tsx.c)                            */
+/* ------------------------------------------------------------------ */
+
+/* Check a multipart body (RFC 2046 s.5.1.1) at buf, whose header
+ * section is hdrlen octets: 0 when the message has no multipart body
+ * or a well-formed one; EBADMSG when its parts are malformed (no
+ * boundary, a part whose headers do not end, two Content-Types in one
+ * part, no close delimiter), which libosip2 must not see. */
+int  sip_multipart_check(const char *buf, size_t len);
 
 /* ------------------------------------------------------------------ */
 /* DNS (dns.c), RFC 3263; requests to names (tsx.c)                   */

@@ -28,8 +28,24 @@
  *
  * New requests are checked here in the order of s.8.2: version (505),
  * mandatory headers and scalars (400), method (405/501), Request-URI
- * scheme (416), merged requests (482, s.8.2.2.2), Require (420), then
- * the UA (dialogs, sessions, OPTIONS).  Max-Forwards is not checked: we
+ * scheme (416), merged requests (482, s.8.2.2.2), loops (482: a Via of
+ * ours whose branch is one of our live client transactions', RFC 3261
+ * s.8.2.2.2 and s.16.3 item 4 applied to the request we sent coming
+ * back), Require (420), then the UA (dialogs, sessions, OPTIONS).
+ *
+ * libosip2's IST ends when it sends a 2xx, as RFC 3261 had it; RFC 6026
+ * s.7.1 moved that to an "Accepted" state lasting Timer L (64*T1), in
+ * which retransmissions of the INVITE are absorbed (s.8.5), not passed
+ * to the TU as a new request.  We keep that state beside libosip2: the
+ * 2xx'd INVITE's key (top Via branch and sent-by, s.17.2.3) for Timer
+ * L, and a new INVITE with a key kept is dropped.  The 2xx itself is
+ * retransmitted by the session until the ACK (s.13.3.1.4).
+ *
+ * Before libosip2 parses a message, a multipart body is checked for the
+ * structure RFC 2046 s.5.1.1 requires (boundary, delimiters, each
+ * part's header section ending in an empty line, one Content-Type per
+ * part); libosip2 leaks the first of two Content-Types in a part, and
+ * a malformed one gets 400 here instead.  Max-Forwards is not checked: we
  * are an endpoint and an endpoint processes a request with
  * Max-Forwards 0 normally (RFC 4475 s.3.3.11); 483 belongs to proxies.
  */
@@ -842,6 +858,129 @@ static bool fo_failover(struct sip_tsx *tsx, int status,
 	return true;
 }
 
+/* ------------------------------------------------------------------ */
+/* RFC 6026 "Accepted": INVITEs answered with a 2xx, for Timer L      */
+/* ------------------------------------------------------------------ */
+
+#define ACCEPTED_BUCKETS 256
+
+struct sip_accepted {
+	struct sip_accepted *next;
+	uint64_t until_ms;		/* Timer L */
+	char key[];
+};
+
+/* The transaction key of an INVITE (s.17.2.3): the top Via's branch and
+ * sent-by; without the magic cookie, RFC 2543's Call-ID, From tag and
+ * CSeq.  false when req has no usable Via. */
+static bool accepted_key(const osip_message_t *req, char *buf, size_t size)
+{
+	osip_via_t *v = NULL;
+	const char *b;
+
+	if (osip_message_get_via(req, 0, &v) < 0 || !v || !v->host)
+		return false;
+	b = sip_via_param(v, "branch");
+	if (b && !strncmp(b, "z9hG4bK", 7))
+		snprintf(buf, size, "%s|%s:%s", b, v->host,
+			 v->port ? v->port : "");
+	else if (req->call_id && req->call_id->number && req->cseq &&
+		 req->cseq->number)
+		snprintf(buf, size, "%s|%s|%s", req->call_id->number,
+			 sip_tag(req->from) ? sip_tag(req->from) : "",
+			 req->cseq->number);
+	else
+		return false;
+	return true;
+}
+
+static unsigned accepted_hash(const char *key)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (; *key; key++)
+		h = (h ^ (uint8_t)*key) * 16777619u;
+	return h % ACCEPTED_BUCKETS;
+}
+
+/* The bucket of key, its expired entries dropped. */
+static struct sip_accepted **accepted_bucket(struct sip_ua *ua,
+					     const char *key)
+{
+	struct sip_accepted **pp, *a;
+	uint64_t now = gw_now_ms();
+
+	if (!ua->accepted) {
+		ua->accepted = calloc(ACCEPTED_BUCKETS, sizeof(*ua->accepted));
+		if (!ua->accepted)
+			return NULL;
+	}
+	pp = &ua->accepted[accepted_hash(key)];
+	while ((a = *pp)) {
+		if (a->until_ms <= now) {
+			*pp = a->next;
+			free(a);
+		} else {
+			pp = &a->next;
+		}
+	}
+	return &ua->accepted[accepted_hash(key)];
+}
+
+static void accepted_add(struct sip_ua *ua, const osip_message_t *req)
+{
+	struct sip_accepted **head, *a;
+	char key[320];
+	size_t n;
+
+	if (!req || !accepted_key(req, key, sizeof(key)))
+		return;
+	head = accepted_bucket(ua, key);
+	if (!head)
+		return;
+	for (a = *head; a; a = a->next)
+		if (!strcmp(a->key, key))
+			return;		/* a 2xx resent in the same IST */
+	n = strlen(key) + 1;
+	a = malloc(sizeof(*a) + n);
+	if (!a)
+		return;
+	memcpy(a->key, key, n);
+	a->until_ms = gw_now_ms() + 64 * (uint64_t)ua->conf.t1_ms;
+	a->next = *head;
+	*head = a;
+}
+
+static bool accepted_match(struct sip_ua *ua, const osip_message_t *req)
+{
+	struct sip_accepted **head, *a;
+	char key[320];
+
+	if (!ua->accepted || !accepted_key(req, key, sizeof(key)))
+		return false;
+	head = accepted_bucket(ua, key);
+	for (a = head ? *head : NULL; a; a = a->next)
+		if (!strcmp(a->key, key))
+			return true;
+	return false;
+}
+
+static void accepted_free(struct sip_ua *ua)
+{
+	struct sip_accepted *a;
+	size_t i;
+
+	if (!ua->accepted)
+		return;
+	for (i = 0; i < ACCEPTED_BUCKETS; i++)
+		while ((a = ua->accepted[i])) {
+			ua->accepted[i] = a->next;
+			free(a);
+		}
+	free(ua->accepted);
+	ua->accepted = NULL;
+}
+
 /** Send resp (consumed) in server transaction tsx. */
 int sip_tsx_respond_msg(struct sip_tsx *tsx, osip_message_t *resp)
 {
@@ -856,6 +995,8 @@ int sip_tsx_respond_msg(struct sip_tsx *tsx, osip_message_t *resp)
 	}
 	if (resp->status_code >= 200)
 		tsx->final_sent = true;
+	if (tsx->type == IST && MSG_IS_STATUS_2XX(resp))
+		accepted_add(tsx->ua, tsx->tr->orig_request);
 	ev = osip_new_outgoing_sipmessage(resp);
 	ev->transactionid = tsx->tr->transactionid;
 	osip_transaction_add_event(tsx->tr, ev);
@@ -1088,6 +1229,55 @@ static bool merged(struct sip_ua *ua, const osip_message_t *req)
 	return false;
 }
 
+/* Is the Via's sent-by one of our listeners? */
+static bool via_ours(const struct sip_ua *ua, const osip_via_t *v)
+{
+	const struct sip_lsnr *l;
+	unsigned port;
+
+	if (!v->host)
+		return false;
+	for (l = ua->lsnrs; l; l = l->next) {
+		port = v->port ? (unsigned)atoi(v->port) :
+			l->tp == SIP_TLS ? 5061 : 5060;
+		if (port == l->port && !strcasecmp(l->host, v->host))
+			return true;
+	}
+	return false;
+}
+
+/* A request of ours that came back to us (RFC 3261 s.8.2.2.2, s.16.3
+ * item 4): a Via with one of our listeners as sent-by and the branch
+ * of one of our live client transactions. */
+static bool looped(struct sip_ua *ua, const osip_message_t *req)
+{
+	const struct sip_tsx *t;
+	osip_via_t *v, *ov;
+	const char *b, *ob;
+	int pos;
+
+	for (pos = 0; !osip_list_eol(&req->vias, pos); pos++) {
+		v = osip_list_get(&req->vias, pos);
+		if (!v || !via_ours(ua, v))
+			continue;
+		b = sip_via_param(v, "branch");
+		if (!b || !*b)
+			continue;
+		for (t = ua->tsxs; t; t = t->next) {
+			if (!t->tr || t->killed ||
+			    (t->type != ICT && t->type != NICT) ||
+			    !t->tr->orig_request)
+				continue;
+			ov = NULL;
+			osip_message_get_via(t->tr->orig_request, 0, &ov);
+			ob = sip_via_param(ov, "branch");
+			if (ob && !strcmp(ob, b))
+				return true;
+		}
+	}
+	return false;
+}
+
 /* The first Require option we do not support, or NULL. */
 static const char *unsupported_option(const struct sip_ua *ua,
 				      const osip_message_t *req, char *buf,
@@ -1193,6 +1383,12 @@ static void recv_request(struct sip_ua *ua, const struct sip_src *src,
 	if (status != 400 && status != 505 &&
 	    osip_find_transaction_and_add_event(ua->osip, evt) == 0)
 		return;
+	/* ... and those of an INVITE we took with a 2xx stop here
+	 * (RFC 6026 s.8.5). */
+	if (!status && MSG_IS_INVITE(req) && accepted_match(ua, req)) {
+		ua->stats.absorbed++;
+		goto drop;
+	}
 	response_dst(&dst, req, src);
 	tsx = tsx_new(ua, MSG_IS_INVITE(req) ? IST : NIST, src->tp, &dst,
 		      src->conn);
@@ -1225,6 +1421,14 @@ static void recv_request(struct sip_ua *ua, const struct sip_src *src,
 		return;
 	}
 	if (merged(ua, req)) {
+		sip_tsx_respond(tsx, req, 482);
+		return;
+	}
+	if (!MSG_IS_CANCEL(req) && looped(ua, req)) {
+		ua->stats.loops++;
+		GW_LOG_LIMITED(GW_LOG_WARN, "%s %s: our own request came back "
+			       "(loop)", req->sip_method,
+			       req->call_id->number);
 		sip_tsx_respond(tsx, req, 482);
 		return;
 	}
@@ -1275,6 +1479,163 @@ static bool ruri_unbracketed_v6(const char *buf, size_t len)
 	return colons > 1;
 }
 
+/* ---- multipart bodies (RFC 2046 s.5.1.1) ---------------------------- */
+
+/* The value of header lname (or compact cname) in the header section
+ * [buf, end): its start, *np its length up to the line's end (folded
+ * lines included); NULL when absent. */
+static const char *raw_value(const char *buf, const char *end,
+			     const char *lname, char cname, size_t *np)
+{
+	const char *p = buf, *eol, *q;
+	size_t ln = strlen(lname);
+
+	p = memchr(p, '\n', (size_t)(end - p));	/* the start line */
+	while (p && ++p < end) {
+		eol = memchr(p, '\n', (size_t)(end - p));
+		if (!eol)
+			eol = end;
+		q = NULL;
+		if ((size_t)(eol - p) > ln && !strncasecmp(p, lname, ln))
+			q = p + ln;
+		else if ((*p | 0x20) == cname && eol - p > 1)
+			q = p + 1;
+		if (q) {
+			q += strspn(q, " \t");
+			if (q < eol && *q == ':') {
+				q++;
+				while (eol + 1 < end &&
+				       (eol[1] == ' ' || eol[1] == '\t')) {
+					eol = memchr(eol + 1, '\n',
+						     (size_t)(end - eol - 1));
+					if (!eol)
+						eol = end;
+				}
+				q += strspn(q, " \t");
+				*np = (size_t)(eol - q);
+				return q;
+			}
+		}
+		p = eol < end ? eol : NULL;
+	}
+	return NULL;
+}
+
+/* Is the line at p a Content-Type header line (long or compact)? */
+static bool ctype_line(const char *p, const char *eol)
+{
+	const char *q;
+
+	if (eol - p > 12 && !strncasecmp(p, "content-type", 12))
+		q = p + 12;
+	else if (eol - p > 1 && (*p | 0x20) == 'c')
+		q = p + 1;
+	else
+		return false;
+	q += strspn(q, " \t");
+	return q < eol && *q == ':';
+}
+
+/* The part at [p, end): its header section must end in an empty line
+ * (a part may also start with the empty line: no headers), each line
+ * a header with a colon, at most one Content-Type. */
+static bool part_ok(const char *p, const char *end)
+{
+	const char *eol;
+	unsigned ctypes = 0;
+
+	for (;;) {
+		if (p < end && *p == '\n')
+			return true;
+		if (end - p >= 2 && p[0] == '\r' && p[1] == '\n')
+			return true;
+		eol = memchr(p, '\n', (size_t)(end - p));
+		if (!eol || !memchr(p, ':', (size_t)(eol - p)))
+			return false;	/* the headers never end */
+		if (*p != ' ' && *p != '\t' && ctype_line(p, eol) &&
+		    ++ctypes > 1)
+			return false;
+		p = eol + 1;
+	}
+}
+
+int sip_multipart_check(const char *buf, size_t len)
+{
+	const char *end = buf + len, *hend, *v, *b, *body, *p, *next;
+	char delim[80];
+	size_t n, bl, dl;
+	unsigned parts = 0;
+
+	hend = memmem(buf, len, "\r\n\r\n", 4);
+	if (!hend)
+		return 0;		/* no body */
+	body = hend + 4;
+	v = raw_value(buf, hend + 2, "content-type", 'c', &n);
+	if (!v || n < 10 || strncasecmp(v, "multipart/", 10))
+		return 0;
+	/* boundary := 0*69<bchars> bcharsnospace, maybe quoted. */
+	b = NULL;
+	for (p = v; p + 9 <= v + n; p++)
+		if (!strncasecmp(p, "boundary", 8)) {
+			const char *q = p + 8;
+
+			q += strspn(q, " \t");
+			if (q < v + n && *q == '=') {
+				b = q + 1 + strspn(q + 1, " \t");
+				break;
+			}
+		}
+	if (!b)
+		return EBADMSG;
+	if (*b == '"') {
+		b++;
+		bl = strcspn(b, "\"\r\n");
+	} else {
+		bl = strcspn(b, " \t;,\r\n");
+	}
+	if (!bl || bl > 70)
+		return EBADMSG;
+	dl = (size_t)snprintf(delim, sizeof(delim), "--%.*s", (int)bl, b);
+	/* The first delimiter: at the body's start or a line's. */
+	p = body;
+	if ((size_t)(end - p) < dl || memcmp(p, delim, dl)) {
+		for (;;) {
+			p = memmem(p, (size_t)(end - p), delim, dl);
+			if (!p)
+				return EBADMSG;
+			if (p[-1] == '\n')
+				break;
+			p += dl;
+		}
+	}
+	for (;;) {
+		p += dl;
+		if (end - p >= 2 && p[0] == '-' && p[1] == '-')
+			return parts ? 0 : EBADMSG;	/* close delimiter */
+		p += strspn(p, " \t");			/* padding */
+		if (end - p >= 2 && p[0] == '\r' && p[1] == '\n')
+			p += 2;
+		else if (p < end && *p == '\n')
+			p++;
+		else
+			return EBADMSG;
+		/* The part ends at the next delimiter's line break. */
+		next = p;
+		for (;;) {
+			next = memmem(next, (size_t)(end - next), delim, dl);
+			if (!next)
+				return EBADMSG;	/* no close delimiter */
+			if (next > p && next[-1] == '\n')
+				break;
+			next += dl;
+		}
+		if (!part_ok(p, next))
+			return EBADMSG;
+		parts++;
+		p = next;
+	}
+}
+
 /** A message framed by the transport: parse it and hand it on. */
 void sip_tsx_recv(struct sip_ua *ua, const struct sip_src *src,
 		  const char *buf, size_t len)
@@ -1282,6 +1643,11 @@ void sip_tsx_recv(struct sip_ua *ua, const struct sip_src *src,
 	osip_event_t *evt;
 	osip_message_t *m;
 
+	if (sip_multipart_check(buf, len)) {
+		GW_LOG_LIMITED(GW_LOG_INFO, "malformed multipart body: 400");
+		sip_tsx_recv_bad(ua, src, buf, len, 400);
+		return;
+	}
 	evt = osip_parse(buf, len);
 	if (!evt || !evt->sip) {
 		if (evt)
@@ -1479,6 +1845,7 @@ void sip_tsx_close(struct sip_ua *ua)
 	}
 	ua->evq_tail = NULL;
 	tsx_free_dead(ua, true);
+	accepted_free(ua);
 	sip_dns_close(ua);
 	if (ua->osip) {
 		osip_release(ua->osip);

@@ -39,6 +39,7 @@ static void ua_destroy(void *data)
 	ua->closing = true;
 	sip_session_close_all(ua);
 	sip_reg_close_all(ua);
+	sip_peer_close_all(ua);
 	if (ua->osip)
 		sip_tsx_run(ua);	/* the BYEs, 503s and un-REGISTERs go
 					 * out */
@@ -89,6 +90,7 @@ int sip_ua_alloc(struct sip_ua **uap, const struct sip_conf *conf,
 		ua->conf.tcp_idle_s = SIP_TCP_IDLE_DEF;
 	ua->frame_timeout_ms = SIP_FRAME_TIMEOUT_MS;
 	ua->st_unit_ms = 1000;
+	ua->peer_unit_ms = 1000;
 	ua->inh = inh;
 	ua->arg = arg;
 	err = sip_tsx_init(ua);
@@ -412,10 +414,11 @@ json_t *sip_ua_json(const struct sip_ua *ua)
 	json_object_set_new(o, "sessions", sip_session_json(ua));
 	json_object_set_new(o, "registrations", sip_reg_json(ua));
 	json_object_set_new(o, "registrar", sip_registrar_json(ua));
+	json_object_set_new(o, "peers", sip_peer_json(ua));
 	json_object_set_new(o, "transactions", json_integer(n));
 	json_object_set_new(o, "pending", json_integer(pending));
 	json_object_set_new(o, "stats", json_pack(
-		"{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+		"{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 		"rx_msgs", (json_int_t)ua->stats.rx_msgs,
 		"tx_msgs", (json_int_t)ua->stats.tx_msgs,
 		"rx_bad", (json_int_t)ua->stats.rx_bad,
@@ -424,7 +427,9 @@ json_t *sip_ua_json(const struct sip_ua *ua)
 		"calls_in", (json_int_t)ua->stats.calls_in,
 		"calls_out", (json_int_t)ua->stats.calls_out,
 		"auth_challenged", (json_int_t)ua->stats.auth_challenged,
-		"auth_failed", (json_int_t)ua->stats.auth_failed));
+		"auth_failed", (json_int_t)ua->stats.auth_failed,
+		"loops", (json_int_t)ua->stats.loops,
+		"invite_absorbed", (json_int_t)ua->stats.absorbed));
 	return o;
 }
 

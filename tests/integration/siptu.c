@@ -129,8 +129,17 @@ static void incoming(struct sip_session *sess, const struct sip_incoming *in,
 	struct call *c;
 
 	(void)arg;
-	printf("incoming %s to=%s from=%s source=%s\n", in->call_id,
-	       in->request_uri_user, in->from.user, in->source);
+	printf("incoming %s to=%s from=%s source=%s pai=%s privacy=%s%s%s%s "
+	       "div=%s/%s/%u\n", in->call_id, in->request_uri_user,
+	       in->from.user, in->source,
+	       in->pai.asserted ? in->pai.user : "-",
+	       in->from.privacy_id ? "id," : "",
+	       in->from.privacy_header ? "header," : "",
+	       in->from.privacy_user ? "user," : "",
+	       in->from.privacy_none ? "none," : "",
+	       in->redirect.user[0] ? in->redirect.user : "-",
+	       in->redirect.reason[0] ? in->redirect.reason : "-",
+	       in->redirect.counter);
 	fflush(stdout);
 	if (reject_status) {
 		struct sip_reason r = { 17, -1 };

@@ -1,6 +1,7 @@
 """tests/integration/test_sip.py - sip/ against a real peer: SIPp
 (sip-tester) calls the test TU (siptu) over UDP and TCP, and siptu calls
 SIPp; CANCEL, 486, re-INVITE hold/resume, REFER with its NOTIFYs, PRACK;
+an INVITE retransmitted across the 200 (RFC 6026) with identity headers;
 digest authentication both ways (a 401 challenge); REGISTER both ways
 (siptu's registrar and its SQLite store, siptu registering at SIPp)."""
 
@@ -154,6 +155,25 @@ def prack_reliable_183():
     r = sipp("-sf", os.path.join(SCEN, "uac_prack.xml"), f"127.0.0.1:{port}",
              "-p", str(free_port()), "-m", "2", "-i", "127.0.0.1")
     sipp_ok(r, "PRACK")
+    closed_clean(t)
+
+
+@tap.test
+def invite_retransmitted_after_200_absorbed():
+    """RFC 6026: an INVITE retransmission crossing our 200 starts no
+    second call; the INVITE's PAI, Privacy and Diversion reach the TU."""
+    t, port = tu()
+    r = sipp("-sf", os.path.join(SCEN, "uac_invite_retrans.xml"),
+             f"127.0.0.1:{port}", "-p", str(free_port()), "-m", "3",
+             "-i", "127.0.0.1")
+    sipp_ok(r, "INVITE retransmitted after 200")
+    inc = t.lines("incoming")
+    check(len(inc) == 3, f"{len(inc)} calls for 3 INVITEs", *t.out)
+    check(all("pai=+4930111 privacy=id, div=3000/no-answer/2" in l
+              for l in inc), "identities not read", *inc)
+    check(wait_for(lambda: len([l for l in t.lines("event")
+                                if " closed " in l]) == 3, 5),
+          "not 3 closed by BYE", *t.out)
     closed_clean(t)
 
 
