@@ -14,6 +14,7 @@
 #include "cdr.h"
 #include "route.h"
 #include "tdm.h"
+#include "media/media.h"
 #include "sip/sip.h"
 #include "megaco/mg.h"
 
@@ -35,6 +36,9 @@
  * mapped (RFC 3398 tables, gateway/cause.c), Reason headers both ways,
  * and the context is subtracted: its statistics go into the CDR.
  */
+
+/* Q.931 Table 9-1: T302, the overlap receiving digit timer (10-15 s). */
+#define OVERLAP_T302_MS	10000
 
 enum call_state {
 	CS_SETUP,		/* routing, the MG building the context */
@@ -64,6 +68,7 @@ struct call {
 	bool pri_hungup;		/* our hangup is out */
 	/* the SIP side */
 	struct sip_session *sess;	/* NULL once closed */
+	struct sip_session *xfer;	/* a transfer's new leg (REFER) */
 	bool sip_cleared;
 	unsigned trunk_idx;		/* PSTN -> SIP: trunk tried */
 	/* the MG */
@@ -77,6 +82,14 @@ struct call {
 	struct gw_dialplan *plan;	/* a reference: res borrows from it */
 	struct gw_route_result res;
 	char from[40], to[40];		/* as received */
+	bool restricted;		/* presentation restricted / Privacy */
+	bool asserted;			/* the calling number is asserted */
+	char redir[40];			/* redirecting number, "": none */
+	int redir_reason;		/* Q.931 reason for redirection */
+	/* overlap receiving (Q.931 s.5.1.3) */
+	bool overlap;
+	struct gw_tmr digit_tmr;
+	uint8_t called_ton, called_npi, calling_ton, calling_npi;
 	/* the record */
 	struct gw_cdr_rec cdr;
 	unsigned q850;
@@ -153,6 +166,7 @@ static void call_destroy(void *arg)
 	struct call *c = arg;
 
 	gw_tmr_cancel(&c->tmr);
+	gw_tmr_cancel(&c->digit_tmr);
 	gw_mem_deref(c->plan);
 }
 
@@ -164,6 +178,7 @@ static struct call *call_new(bool out)
 		return NULL;
 	c->out = out;
 	gw_tmr_init(&c->tmr);
+	gw_tmr_init(&c->digit_tmr);
 	snprintf(c->id, sizeof(c->id), "%" PRIx64 "-%u",
 		 gw_now_ms() / 1000 % 0x100000, ++cc.seq);
 	c->start_ms = gw_now_ms();
@@ -209,6 +224,55 @@ static unsigned q850_of(unsigned status)
 	if (gw_cause_from_sip(cc.causes, status, 0, &q))
 		q = 31;
 	return q;
+}
+
+/*
+ * Reasons for redirection: Q.931 redirecting number octet 3b (Q.952
+ * 7.1.5.5) <-> RFC 5806 s.4's Diversion reasons.
+ */
+static const struct {
+	int q931;
+	const char *sip;
+} redir_reasons[] = {
+	{0, "unknown"}, {1, "user-busy"}, {2, "no-answer"},
+	{4, "deflection"}, {9, "out-of-service"}, {10, "follow-me"},
+	{15, "unconditional"},
+};
+
+static int redir_from_sip(const char *reason)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(redir_reasons) / sizeof(redir_reasons[0]); i++)
+		if (!strcasecmp(reason, redir_reasons[i].sip))
+			return redir_reasons[i].q931;
+	return 0;
+}
+
+static const char *redir_to_sip(int q931)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(redir_reasons) / sizeof(redir_reasons[0]); i++)
+		if (redir_reasons[i].q931 == q931)
+			return redir_reasons[i].sip;
+	return "unknown";
+}
+
+/* The G.107 estimate for the record: loss and jitter from the MG's
+ * statistics, delay from the jitter buffer, a packet and the path. */
+static double call_mos(const char *codec, double loss_pct, double jitter_ms)
+{
+	struct media_quality_in q = {0};
+
+	q.codec = !strcasecmp(codec, "PCMU") ? MEDIA_PCMU :
+		!strcasecmp(codec, "G722") ? MEDIA_G722 :
+		!strcasecmp(codec, "G729") ? MEDIA_G729 :
+		!strcasecmp(codec, "GSM") ? MEDIA_GSM :
+		!strcasecmp(codec, "opus") ? MEDIA_OPUS : MEDIA_PCMA;
+	q.loss_pct = loss_pct;
+	q.delay_ms = 60 + 20 + 2 * jitter_ms;
+	return media_quality_mos(media_quality_r(&q));
 }
 
 /* "udp:192.0.2.1:5060" -> a sockaddr for the dial plan's addr: match. */
@@ -386,6 +450,9 @@ static void collect_stats(struct call *c, const struct mg_trans *r)
 		if ((it = mg_cmd_find(cmd, "rtp/jit")) && it->nval)
 			c->cdr.jitter_ms = atof(it->val[0].s ?
 						it->val[0].s : "0");
+		if (c->answered)
+			c->cdr.mos = call_mos(c->cdr.codec, c->cdr.loss,
+					      c->cdr.jitter_ms);
 	}
 }
 
@@ -437,6 +504,11 @@ static void sip_clear(struct call *c, unsigned q850, unsigned status)
 {
 	struct sip_reason rs = { .q850 = (int)q850, .location = -1 };
 
+	if (c->xfer) {
+		sip_session_set_handler(c->xfer, NULL, NULL);
+		sip_session_hangup(c->xfer, 0, &rs);
+		c->xfer = NULL;
+	}
 	if (c->sip_cleared)
 		return;
 	c->sip_cleared = true;
@@ -496,6 +568,8 @@ static void setup_timeout(void *arg)
 
 static void on_sip(struct sip_session *sess, const struct sip_session_event *ev,
 		   void *arg);
+static void mg_remote(struct call *c, const char *sdp, const char *mode,
+		      bool ringback_off);
 
 static bool hunt_busy(unsigned span, unsigned ts, void *arg)
 {
@@ -542,7 +616,17 @@ static void out_added(struct call *c, int err, const struct mg_trans *r)
 		 c->res.calling.digits);
 	su.calling.ton = (uint8_t)c->res.calling.ton;
 	su.calling.plan = (uint8_t)c->res.calling.npi;
-	su.calling.screen = 0;		/* user-provided, not screened */
+	/* RFC 3398 s.7.2.1.3 / RFC 3325: Privacy: id -> presentation
+	 * restricted; an asserted identity -> user-provided, verified and
+	 * passed (Q.931 s.4.5.10 screening 01), else not screened (00) */
+	su.calling.pres = c->restricted ? 1 : 0;
+	su.calling.screen = c->asserted ? 1 : 0;
+	if (c->redir[0]) {
+		snprintf(su.redirecting.digits, sizeof(su.redirecting.digits),
+			 "%s", c->redir);
+		su.redirecting.plan = 1;
+		su.redirect_reason = c->redir_reason;
+	}
 	su.bearer = 0;			/* speech */
 	su.complete = true;		/* en bloc */
 	su.user = c;
@@ -586,7 +670,17 @@ void gw_call_sip_incoming(struct sip_session *sess,
 	sip_session_set_handler(sess, on_sip, c);
 	snprintf(c->to, sizeof(c->to), "%.39s", in->request_uri_user ?
 		 in->request_uri_user : "");
-	snprintf(c->from, sizeof(c->from), "%.39s", in->from.user);
+	/* the calling number: the asserted identity when there is one */
+	c->asserted = in->pai.asserted && in->pai.user[0];
+	snprintf(c->from, sizeof(c->from), "%.39s", c->asserted ?
+		 in->pai.user : in->from.user);
+	c->restricted = in->from.privacy_id || in->from.privacy_user ||
+		in->pai.privacy_id;
+	if (in->redirect.user[0]) {
+		snprintf(c->redir, sizeof(c->redir), "%.39s",
+			 in->redirect.user);
+		c->redir_reason = redir_from_sip(in->redirect.reason);
+	}
 	snprintf(c->cdr.called_in, sizeof(c->cdr.called_in), "%.39s", c->to);
 	snprintf(c->cdr.calling_in, sizeof(c->cdr.calling_in), "%.39s", c->from);
 	snprintf(c->cdr.sip_call_id, sizeof(c->cdr.sip_call_id), "%s",
@@ -725,8 +819,26 @@ static void in_invite(struct call *c)
 			 t->transport == GW_SIP_TLS ? ";transport=tls" : "");
 	}
 	p.uri = uri;
-	snprintf(p.from.user, sizeof(p.from.user), "%s",
-		 c->res.calling.digits);
+	/* RFC 3398 s.8.2.1.2, RFC 3325/3323: the number goes in
+	 * P-Asserted-Identity; presentation restricted hides it from the
+	 * From and asks Privacy: id */
+	snprintf(p.pai.user, sizeof(p.pai.user), "%s", c->res.calling.digits);
+	p.pai.asserted = c->res.calling.digits[0] != '\0';
+	if (c->restricted) {
+		snprintf(p.from.user, sizeof(p.from.user), "anonymous");
+		p.from.privacy_id = true;
+		p.pai.privacy_id = true;
+	} else {
+		snprintf(p.from.user, sizeof(p.from.user), "%s",
+			 c->res.calling.digits);
+	}
+	if (c->redir[0]) {
+		snprintf(p.redirect.user, sizeof(p.redirect.user), "%s",
+			 c->redir);
+		snprintf(p.redirect.reason, sizeof(p.redirect.reason), "%s",
+			 redir_to_sip(c->redir_reason));
+		p.redirect.counter = 1;
+	}
 	p.sdp = c->sdp;
 	snprintf(c->cdr.called_out, sizeof(c->cdr.called_out), "%.39s",
 		 c->res.called.digits);
@@ -747,14 +859,58 @@ static void in_invite(struct call *c)
 	set_state(c, CS_CALLING);
 }
 
+static void in_route(struct call *c);
+
+/* [span N] overlap = yes: its SETUPs may come without the whole number. */
+static bool span_overlap(unsigned span)
+{
+	const struct gw_span_conf *sc;
+	unsigned id;
+	size_t i;
+
+	for (i = 0; (sc = gw_conf_span(cc.conf, i, &id)); i++)
+		if (id == span)
+			return sc->overlap;
+	return false;
+}
+
+/* T302 ran out, or the number is complete: route what came. */
+static void digits_done(void *arg)
+{
+	struct call *c = arg;
+
+	if (c->overlap)
+		in_route(c);
+}
+
+/* INFO during overlap receiving: more of the called number. */
+static void overlap_digits(struct call *c, const struct tdm_pri_event *ev)
+{
+	size_t n = strlen(c->to);
+	const char *d;
+	bool done = ev->complete;
+
+	for (d = ev->digits; *d; d++) {
+		if (*d == '#') {
+			done = true;	/* end of dialling */
+			break;
+		}
+		if (n + 1 < sizeof(c->to)) {
+			c->to[n++] = *d;
+			c->to[n] = '\0';
+		}
+	}
+	if (done)
+		in_route(c);
+	else
+		gw_tmr_start(&c->digit_tmr, OVERLAP_T302_MS, digits_done, c);
+}
+
 static void pri_setup(unsigned span, struct tdm_pri *pri,
 		      const struct tdm_pri_event *ev)
 {
 	const struct gw_calls_conf *cf = gw_conf_calls(cc.conf);
-	struct gw_route_req rq = {0};
 	struct call *c;
-	unsigned q850, status;
-	int err;
 
 	if (!cc.conf) {
 		tdm_pri_hangup(pri, ev->call, 41);
@@ -773,6 +929,12 @@ static void pri_setup(unsigned span, struct tdm_pri *pri,
 	c->sip_cleared = true;		/* until there is an INVITE */
 	snprintf(c->to, sizeof(c->to), "%.39s", ev->called.digits);
 	snprintf(c->from, sizeof(c->from), "%.39s", ev->calling.digits);
+	c->restricted = ev->calling.pres == 1;
+	if (ev->redirecting.digits[0]) {
+		snprintf(c->redir, sizeof(c->redir), "%.39s",
+			 ev->redirecting.digits);
+		c->redir_reason = ev->redirect_reason;
+	}
 	snprintf(c->cdr.called_in, sizeof(c->cdr.called_in), "%.39s", c->to);
 	snprintf(c->cdr.calling_in, sizeof(c->cdr.calling_in), "%.39s", c->from);
 	c->cdr.span = span;
@@ -790,16 +952,42 @@ static void pri_setup(unsigned span, struct tdm_pri *pri,
 		call_clear(c, 41, 0);
 		return;
 	}
-	rq.called.digits[0] = '\0';
+	c->called_ton = ev->called.ton;
+	c->called_npi = ev->called.plan;
+	c->calling_ton = ev->calling.ton;
+	c->calling_npi = ev->calling.plan;
+	if (!ev->complete && span_overlap(span)) {
+		/* Q.931 s.5.1.3: overlap receiving, the rest of the number
+		 * in INFO messages until sending complete, '#' or T302 */
+		c->overlap = true;
+		tdm_pri_setup_ack(pri, c->pc, c->ts);
+		gw_tmr_start(&c->digit_tmr, OVERLAP_T302_MS, digits_done, c);
+		return;
+	}
+	in_route(c);
+}
+
+/* The called number is complete: route it and set up the media. */
+static void in_route(struct call *c)
+{
+	const struct gw_calls_conf *cf = gw_conf_calls(cc.conf);
+	struct tdm_pri *pri = gw_trunk_pri(c->span);
+	struct gw_route_req rq = {0};
+	unsigned q850, status;
+	int err;
+
+	gw_tmr_cancel(&c->digit_tmr);
+	c->overlap = false;
+	snprintf(c->cdr.called_in, sizeof(c->cdr.called_in), "%s", c->to);
 	snprintf(rq.called.digits, sizeof(rq.called.digits), "%s", c->to);
-	rq.called.ton = (enum gw_ton)ev->called.ton;
-	rq.called.npi = (enum gw_npi)ev->called.plan;
+	rq.called.ton = (enum gw_ton)c->called_ton;
+	rq.called.npi = (enum gw_npi)c->called_npi;
 	snprintf(rq.calling.digits, sizeof(rq.calling.digits), "%s", c->from);
-	rq.calling.ton = (enum gw_ton)ev->calling.ton;
-	rq.calling.npi = (enum gw_npi)ev->calling.plan;
+	rq.calling.ton = (enum gw_ton)c->calling_ton;
+	rq.calling.npi = (enum gw_npi)c->calling_npi;
 	rq.src = GW_ROUTE_FROM_SPAN;
-	rq.span = span;
-	err = gw_route_lookup(c->plan, &rq, &c->res);
+	rq.span = c->span;
+	err = pri ? gw_route_lookup(c->plan, &rq, &c->res) : ENETDOWN;
 	if (!err && c->res.kind == GW_TARGET_GROUP)
 		err = ENOENT;	/* PSTN to PSTN: not through this gateway */
 	if (err) {
@@ -816,7 +1004,7 @@ static void pri_setup(unsigned span, struct tdm_pri *pri,
 		      "LocalControl { Mode = SendReceive } } }, Add = $ { "
 		      "Media { Stream = 1 { LocalControl { Mode = ReceiveOnly "
 		      "}, Local { v=0\nc=IN IP4 $\nm=audio $ RTP/AVP 8 0 101\n"
-		      "a=rtpmap:101 telephone-event/8000\n} } } } }", span,
+		      "a=rtpmap:101 telephone-event/8000\n} } } } }", c->span,
 		      c->ts);
 	if (err) {
 		call_clear(c, 41, 0);
@@ -860,6 +1048,89 @@ static void mg_remote(struct call *c, const char *sdp, const char *mode,
 		mg_send(c, mg_ok, "Context = %" PRIu32 " { Modify = %s { "
 			"Media { Stream = 1 { LocalControl { Mode = %s } } } }"
 			"%s }", c->ctx, c->rtp, mode, stop);
+}
+
+/* The transfer's new leg (RFC 3515 blind transfer): the PSTN party's
+ * media moves to it once it answers; the REFER's subscription hears how
+ * it went (sipfrag NOTIFYs) and the old leg is ended. */
+static void on_xfer(struct sip_session *sess,
+		    const struct sip_session_event *ev, void *arg)
+{
+	struct call *c = arg;
+	struct sip_reason rs = { .q850 = 16, .location = -1 };
+
+	(void)sess;
+	switch (ev->type) {
+	case SIP_SESS_ANSWERED:
+		if (!c->sess || c->state == CS_CLEARING)
+			break;
+		mg_remote(c, ev->media ? ev->media->sdp : NULL,
+			  "SendReceive", false);
+		sip_session_refer_notify(c->sess, 200);
+		sip_session_set_handler(c->sess, NULL, NULL);
+		sip_session_hangup(c->sess, 0, &rs);
+		c->sess = c->xfer;
+		c->xfer = NULL;
+		sip_session_set_handler(c->sess, on_sip, c);
+		snprintf(c->cdr.sip_call_id, sizeof(c->cdr.sip_call_id), "%s",
+			 sip_session_call_id(c->sess));
+		GW_INFO("%s: transferred", c->id);
+		event(c, "transferred");
+		break;
+	case SIP_SESS_CLOSED:
+		/* the transfer failed: the call stays as it was */
+		c->xfer = NULL;
+		if (c->sess)
+			sip_session_refer_notify(c->sess, ev->status >= 300 ?
+						 ev->status : 503);
+		break;
+	default:
+		break;
+	}
+}
+
+static void transfer(struct call *c, const struct sip_session_event *ev)
+{
+	struct sip_call_params p = {0};
+	char uri[320];
+	const char *lt, *gt;
+	size_t n;
+	int err;
+
+	if (!c->answered || c->xfer || ev->replaces || !ev->refer_to ||
+	    c->state == CS_CLEARING) {
+		/* attended transfer (Replaces) needs the other call: not
+		 * carried to the PSTN side */
+		sip_session_refer_notify(c->sess, 603);
+		return;
+	}
+	/* Refer-To is a name-addr or addr-spec (RFC 3515 s.2.1); URI
+	 * headers (after '?') are not carried */
+	lt = strchr(ev->refer_to, '<');
+	lt = lt ? lt + 1 : ev->refer_to;
+	gt = lt + strcspn(lt, ">?");
+	n = (size_t)(gt - lt);
+	if (n >= sizeof(uri)) {
+		sip_session_refer_notify(c->sess, 400);
+		return;
+	}
+	memcpy(uri, lt, n);
+	uri[n] = '\0';
+	p.uri = uri;
+	/* the party being transferred is the PSTN one */
+	snprintf(p.from.user, sizeof(p.from.user), "%s", c->out ? c->to :
+		 c->from);
+	snprintf(p.pai.user, sizeof(p.pai.user), "%s", p.from.user);
+	p.pai.asserted = true;
+	p.sdp = c->sdp;
+	err = sip_session_connect(&c->xfer, gw_sip_ua(), &p, on_xfer, c);
+	if (err) {
+		GW_WARN("%s: transfer to %s: %s", c->id, uri, strerror(err));
+		c->xfer = NULL;
+		sip_session_refer_notify(c->sess, 503);
+		return;
+	}
+	GW_INFO("%s: transfer to %s", c->id, uri);
 }
 
 static void on_sip(struct sip_session *sess, const struct sip_session_event *ev,
@@ -923,8 +1194,7 @@ static void on_sip(struct sip_session *sess, const struct sip_session_event *ev,
 		c->cdr.dtmf++;
 		break;
 	case SIP_SESS_TRANSFER:
-		/* transfers are not carried to the PSTN side */
-		sip_session_refer_notify(c->sess, 603);
+		transfer(c, ev);
 		break;
 	case SIP_SESS_CLOSED:
 		c->sess = NULL;
@@ -976,6 +1246,10 @@ void gw_call_pri_event(unsigned span, struct tdm_pri *pri,
 	if (!c)
 		return;
 	switch (ev->type) {
+	case TDM_PRI_INFO:
+		if (c->overlap)
+			overlap_digits(c, ev);
+		break;
 	case TDM_PRI_PROCEEDING:
 		if (c->state < CS_PROCEEDING)
 			set_state(c, CS_PROCEEDING);
@@ -1083,7 +1357,7 @@ void gw_call_mg_notify(uint32_t ctx, const struct mg_cmd *n)
 
 /* ---- the status socket ---------------------------------------------- */
 
-static json_t *call_json(const struct call *c)
+static json_t *call_json(const struct call *c, json_t *quality)
 {
 	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:I,s:o,s:I}",
 			 "id", c->id, "state", state_names[c->state],
@@ -1091,20 +1365,77 @@ static json_t *call_json(const struct call *c)
 			 "to", c->to, "span", (json_int_t)c->span, "ts",
 			 (json_int_t)c->ts, "codec", c->cdr.codec,
 			 "context", (json_int_t)c->ctx, "quality",
-			 json_null(), "duration_s", (json_int_t)(
-				 (gw_now_ms() - c->start_ms) / 1000));
+			 quality ? quality : json_null(), "duration_s",
+			 (json_int_t)((gw_now_ms() - c->start_ms) / 1000));
+}
+
+static double stat_num(const struct mg_cmd *cmd, const char *name)
+{
+	const struct mg_item *it = mg_cmd_find(cmd, name);
+
+	return it && it->nval && it->val[0].s ? atof(it->val[0].s) : 0;
+}
+
+/* Live quality: the MG's statistics of each answered call's RTP
+ * termination (H.248.1 s.7.2.5 AuditValue, E.11/E.12), in one
+ * transaction; the reply lists the calls with what came back. */
+static void calls_audited(int err, const struct mg_trans *r, void *arg)
+{
+	struct gw_ctl_req *req = arg;
+	json_t *a = json_array();
+	const struct mg_cmd *cmd;
+	struct call *c;
+	uint32_t ctx;
+	unsigned i;
+
+	for (c = cc.calls; c; c = c->next) {
+		json_t *q = NULL;
+
+		for (i = 0; !err && c->ctx &&
+		     (cmd = mg_reply_cmd(r, i, &ctx)); i++) {
+			double loss, jit;
+
+			if (ctx != c->ctx || strcmp(cmd->tid, c->rtp) ||
+			    cmd->err)
+				continue;
+			loss = stat_num(cmd, "rtp/pl");
+			jit = stat_num(cmd, "rtp/jit");
+			q = json_pack("{s:I,s:I,s:f,s:f,s:f}", "packets_in",
+				      (json_int_t)stat_num(cmd, "rtp/pr"),
+				      "packets_out",
+				      (json_int_t)stat_num(cmd, "rtp/ps"),
+				      "loss_pct", loss, "jitter_ms", jit,
+				      "mos", call_mos(c->cdr.codec, loss, jit));
+		}
+		json_array_append_new(a, call_json(c, q));
+	}
+	gw_ctl_reply(req, json_pack("{s:o}", "calls", a));
 }
 
 static void cmd_calls(struct gw_ctl_req *req, json_t *msg, void *arg)
 {
-	json_t *a = json_array();
+	struct mg_client *mgc = gw_mgc();
+	char text[8192];
 	struct call *c;
+	size_t n = 0;
+	int k;
 
 	(void)msg;
 	(void)arg;
-	for (c = cc.calls; c; c = c->next)
-		json_array_append_new(a, call_json(c));
-	gw_ctl_reply(req, json_pack("{s:o}", "calls", a));
+	text[0] = '\0';
+	for (c = cc.calls; mgc && c; c = c->next) {
+		if (!c->answered || !c->ctx || !c->rtp[0] ||
+		    c->state == CS_CLEARING)
+			continue;
+		k = snprintf(text + n, sizeof(text) - n, "%sContext = %" PRIu32
+			     " { AuditValue = %s { Audit { Statistics } } }",
+			     n ? ", " : "", c->ctx, c->rtp);
+		if (k < 0 || (size_t)k >= sizeof(text) - n)
+			break;
+		n += (size_t)k;
+	}
+	if (!n || mg_client_send(mgc, calls_audited, req, NULL, "%s", text))
+		calls_audited(ENOTCONN, NULL, req);
 }
 
 static void cmd_call(struct gw_ctl_req *req, json_t *msg, void *arg)

@@ -26,6 +26,7 @@ struct trunk {
 	uint64_t dchan_since;
 	unsigned calls_rejected;
 	struct tdm_pri_call *calls[TDM_MAX_TS];
+	bool blocked[TDM_MAX_TS];	/* by the operator: no new calls */
 };
 
 static struct {
@@ -81,16 +82,21 @@ static void set_chan(struct trunk *t, unsigned ts, enum tdm_chan_state st)
 		tdm_chan_set_state(ch, st);
 }
 
+/* A channel's call is gone: idle, or blocked if the operator asked
+ * while it was busy (a block drains: calls end on their own). */
+static void chan_free(struct trunk *t, unsigned ts)
+{
+	t->calls[ts] = NULL;
+	set_chan(t, ts, t->blocked[ts] ? TDM_CHAN_BLOCKED : TDM_CHAN_IDLE);
+}
+
 static void forget_call(struct trunk *t, struct tdm_pri_call *call)
 {
 	unsigned ts;
 
-	for (ts = 0; ts < TDM_MAX_TS; ts++) {
-		if (t->calls[ts] != call)
-			continue;
-		t->calls[ts] = NULL;
-		set_chan(t, ts, TDM_CHAN_IDLE);
-	}
+	for (ts = 0; ts < TDM_MAX_TS; ts++)
+		if (t->calls[ts] == call)
+			chan_free(t, ts);
 }
 
 static void pri_event(struct tdm_pri *pri, const struct tdm_pri_event *ev,
@@ -113,7 +119,8 @@ static void pri_event(struct tdm_pri *pri, const struct tdm_pri_event *ev,
 		GW_WARN("span %u: D-channel down", t->id);
 		break;
 	case TDM_PRI_SETUP:
-		if (!ev->ts || ev->ts >= TDM_MAX_TS || t->calls[ev->ts]) {
+		if (!ev->ts || ev->ts >= TDM_MAX_TS || t->calls[ev->ts] ||
+		    t->blocked[ev->ts]) {
 			/* Q.850 44: requested circuit/channel not available */
 			t->calls_rejected++;
 			tdm_pri_hangup(pri, ev->call, ev->ts ? 44 : 34);
@@ -381,6 +388,53 @@ static void cmd_spans(struct gw_ctl_req *req, json_t *msg, void *arg)
 	json_decref(q);
 }
 
+/*
+ * {"cmd":"block","span":1[,"ts":5]} and unblock: an operator takes a
+ * span or a channel out of service for new calls; calls on it go on
+ * until they end (drain), then the channel shows blocked.
+ */
+static void cmd_block(struct gw_ctl_req *req, json_t *msg, void *arg)
+{
+	json_t *span = json_object_get(msg, "span");
+	json_t *tsj = json_object_get(msg, "ts");
+	bool on = arg != NULL;
+	struct trunk *t;
+	unsigned ts, n = 0, busy = 0;
+
+	if (!json_is_integer(span) || (tsj && !json_is_integer(tsj))) {
+		gw_ctl_error(req, "%s needs \"span\":N and optionally "
+			     "\"ts\":N", on ? "block" : "unblock");
+		return;
+	}
+	t = trunk_find((unsigned)json_integer_value(span));
+	if (!t) {
+		gw_ctl_error(req, "no span %lld", json_integer_value(span));
+		return;
+	}
+	for (ts = 1; ts < TDM_MAX_TS; ts++) {
+		if (!tdm_span_is_bearer_ts(t->span, ts) ||
+		    (tsj && (json_int_t)ts != json_integer_value(tsj)))
+			continue;
+		n++;
+		t->blocked[ts] = on;
+		if (t->calls[ts] || tdm_chan_state(tdm_span_chan(t->span,
+								 ts)) ==
+		    TDM_CHAN_RESERVED)
+			busy++;		/* drains */
+		else
+			set_chan(t, ts, on ? TDM_CHAN_BLOCKED : TDM_CHAN_IDLE);
+	}
+	if (!n) {
+		gw_ctl_error(req, "span %u has no bearer timeslot %lld", t->id,
+			     json_integer_value(tsj));
+		return;
+	}
+	GW_INFO("span %u: %u channel(s) %s by the operator, %u draining",
+		t->id, n, on ? "blocked" : "unblocked", on ? busy : 0);
+	gw_ctl_reply(req, json_pack("{s:I,s:I}", "channels", (json_int_t)n,
+				    "draining", (json_int_t)(on ? busy : 0)));
+}
+
 /* ---- the subsystem -------------------------------------------------- */
 
 static void trunk_stop(struct gw_daemon *d)
@@ -430,6 +484,11 @@ static int trunk_start(struct gw_daemon *d, const struct gw_conf *conf)
 			"D-channel, counters");
 	gw_ctl_register(gw_daemon_ctl(d), "channels", cmd_spans, &tr,
 			"each bearer channel: state and call");
+	gw_ctl_register(gw_daemon_ctl(d), "block", cmd_block, &tr,
+			"no new calls on a span or channel (calls drain): "
+			"{\"span\":N[,\"ts\":N]}");
+	gw_ctl_register(gw_daemon_ctl(d), "unblock", cmd_block, NULL,
+			"back in service: {\"span\":N[,\"ts\":N]}");
  out:
 	if (err)
 		trunk_stop(d);
@@ -497,7 +556,7 @@ bool gw_trunk_busy(unsigned id, unsigned ts)
 	struct tdm_chan *ch;
 
 	if (!t || !t->dchan_up || ts >= TDM_MAX_TS || t->calls[ts] ||
-	    !(ch = tdm_span_chan(t->span, ts)))
+	    t->blocked[ts] || !(ch = tdm_span_chan(t->span, ts)))
 		return true;
 	return tdm_chan_state(ch) != TDM_CHAN_IDLE;
 }
@@ -521,6 +580,5 @@ void gw_trunk_release(unsigned id, unsigned ts)
 
 	if (!t || ts >= TDM_MAX_TS)
 		return;
-	t->calls[ts] = NULL;
-	set_chan(t, ts, TDM_CHAN_IDLE);
+	chan_free(t, ts);
 }

@@ -75,6 +75,10 @@ struct sim_call {
 	unsigned ts;			/* 0 until a channel is chosen */
 	bool out;			/* we originated it */
 	char calling[64], called[64];
+	int calling_pres;		/* Q.931: 0 allowed, 1 restricted */
+	int calling_screen;
+	char redirecting[64];		/* from a SETUP, "": none */
+	int redirect_reason;
 	char prefix[64];		/* the [number] that matched */
 	enum call_state state;
 	int cause;			/* Q.850; 0 until cleared */
@@ -449,6 +453,11 @@ static void incoming(struct sim_span *sp, const struct tdm_pri_event *ev)
 	c->pc = ev->call;
 	tdm_pri_call_set_user(ev->call, c);
 	snprintf(c->calling, sizeof(c->calling), "%s", ev->calling.digits);
+	c->calling_pres = ev->calling.pres;
+	c->calling_screen = ev->calling.screen;
+	snprintf(c->redirecting, sizeof(c->redirecting), "%s",
+		 ev->redirecting.digits);
+	c->redirect_reason = ev->redirect_reason;
 	snprintf(c->called, sizeof(c->called), "%s", ev->called.digits);
 	GW_INFO("call=%s span=%u: SETUP from %s to %s, ch %u", c->id, sp->id,
 		c->calling, c->called, ts);
@@ -1318,6 +1327,14 @@ static json_t *call_json(const struct sim_call *c)
 	json_object_set_new(o, "from", json_string(c->calling));
 	json_object_set_new(o, "to", json_string(c->called));
 	json_object_set_new(o, "calling", json_string(c->calling));
+	json_object_set_new(o, "presentation", json_string(
+		c->calling_pres == 1 ? "restricted" : c->calling_pres == 2 ?
+		"unavailable" : "allowed"));
+	json_object_set_new(o, "screening", json_integer(c->calling_screen));
+	json_object_set_new(o, "redirecting", c->redirecting[0] ?
+			    json_pack("{s:s,s:i}", "number", c->redirecting,
+				      "reason", c->redirect_reason) :
+			    json_null());
 	json_object_set_new(o, "called", json_string(c->called));
 	json_object_set_new(o, "span", json_integer(c->sp->id));
 	json_object_set_new(o, "ts", c->ts ? json_integer(c->ts) :

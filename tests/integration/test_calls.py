@@ -290,5 +290,117 @@ def mg_failure_clears_the_call():
     wait_idle(gw, sim)
 
 
+def identity_scenario():
+    """gw_call.xml with a caller that asserts 5559999, asks for privacy
+    and was diverted from 5550000 (RFC 3325, 3323, 5806)."""
+    with open(os.path.join(SCEN, "gw_call.xml")) as f:
+        text = f.read()
+    text = text.replace(
+        "      Max-Forwards: 70\n      Content-Type: application/sdp",
+        "      Max-Forwards: 70\n"
+        "      P-Asserted-Identity: <sip:5559999@[local_ip]>\n"
+        "      Privacy: id\n"
+        "      Diversion: <sip:5550000@[local_ip]>;reason=no-answer;"
+        "counter=1\n"
+        "      Content-Type: application/sdp", 1)
+    fd, path = tempfile.mkstemp(prefix="gw-identity-", suffix=".xml")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    return path
+
+
+@tap.test
+def caller_id_privacy_and_diversion_reach_the_pstn():
+    """RFC 3398 s.7.2.1.3: the asserted number is the calling number,
+    Privacy: id makes it presentation restricted, Diversion the
+    redirecting number with its reason (no reply: Q.952 2)."""
+    gw, sim = gateway()
+    peer = rtp.RtpPeer()
+    rc, out = sipp_call(gw, identity_scenario(), "2000", "-key",
+                        "rtp_port", str(peer.port), "-d", "500")
+    check(rc == 0, out[-1500:])
+    c = [c for c in sim.calls() if c["called"] == "2000"][-1]
+    print(f"# the PSTN saw: calling {c['calling']}, {c['presentation']}, "
+          f"screening {c['screening']}, redirecting {c['redirecting']}")
+    check(c["calling"] == "5559999" and c["presentation"] == "restricted",
+          c)
+    check(c["redirecting"] and c["redirecting"]["number"] == "5550000" and
+          c["redirecting"]["reason"] == 2, c)
+    wait_idle(gw, sim)
+
+
+@tap.test
+def live_quality_and_mos_in_the_record():
+    gw, sim = gateway()
+    peer = rtp.RtpPeer()
+    t = threading.Thread(target=lambda: sipp_call(
+        gw, "gw_call.xml", "1000", "-key", "rtp_port", str(peer.port),
+        "-d", "4000"))
+    t.start()
+    check(heard(peer, 2), "no audio")
+    calls = gw.ctl_json("calls")["calls"]
+    print(f"# live: {calls}")
+    q = calls[0]["quality"] if calls else None
+    check(q and q["packets_out"] > 50 and q["mos"] > 4.0, calls)
+    t.join(30)
+    cdr = last_cdr(gw)
+    print(f"# CDR mos {cdr.get('mos')}, loss {cdr.get('loss')}")
+    check(cdr.get("mos") and cdr["mos"] > 4.0, cdr)
+    wait_idle(gw, sim)
+
+
+@tap.test
+def blocked_span_drains_and_refuses_new_calls():
+    gw, sim = gateway()
+    peer = rtp.RtpPeer()
+    t = threading.Thread(target=lambda: sipp_call(
+        gw, "gw_call.xml", "2000", "-key", "rtp_port", str(peer.port),
+        "-d", "3000"))
+    t.start()
+    check(heard(peer, 1), "no audio")
+    for span in (1, 2):
+        r = gw.ctl_json("block", f"span={span}")
+        check(r.get("ok"), r)
+    # the call in progress goes on; a new one finds no channel
+    rc, out = sipp_call(gw, reject_scenario(503, 34), "2000")
+    check(rc == 0, "a blocked gateway took a call", out[-1500:])
+    check(gw.ctl_json("calls")["calls"], "the call did not survive")
+    t.join(30)
+    check(wait_for(lambda: all(c["state"] == "blocked" for c in
+                               gw.ctl_json("channels")["channels"]), 10),
+          "not all channels blocked after the drain",
+          gw.ctl_json("channels")["channels"])
+    gw.ctl_json("unblock", "span=1")
+    rc, out = sipp_call(gw, "gw_call.xml", "2000", "-key", "rtp_port",
+                        str(peer.port), "-d", "300")
+    check(rc == 0, "unblocked span 1 took no call", out[-1500:])
+
+
+@tap.test
+def blind_transfer_moves_the_pstn_party():
+    """A SIP caller talking to the PSTN REFERs it to the PBX: the PBX
+    gets the PSTN party (its audio), the caller NOTIFY 200 and a BYE."""
+    gw, sim = gateway()
+    peer = rtp.RtpPeer()
+    pbx_peer = rtp.RtpPeer()
+    uas = sipp(["-sf", os.path.join(SCEN, "gw_uas.xml"), "-p",
+                str(gw.pbx), "-m", "1", "-key", "rtp_port",
+                str(pbx_peer.port)])
+    rc, out = sipp_call(gw, "gw_refer.xml", "2000", "-key", "rtp_port",
+                        str(peer.port), "-key", "refer_target",
+                        f"7001@127.0.0.1:{gw.pbx}")
+    check(rc == 0, "REFER did not end in NOTIFY 200 and BYE", out[-1500:])
+    check(heard(pbx_peer, 1), "the PBX does not hear the PSTN party")
+    audio = pbx_peer.audio()[-4000:]
+    f = rtp.dominant_freq(audio)
+    print(f"# after the transfer the PBX hears {f:.1f} Hz")
+    check(abs(f - 1004) <= 2, f)
+    calls = gw.ctl_json("calls")["calls"]
+    check(calls, "the transferred call is gone")
+    gw.ctl_json("call", "action=hangup", f"call={calls[0]['id']}")
+    uas.communicate(timeout=30)
+    wait_idle(gw, sim)
+
+
 if __name__ == "__main__":
     tap.run()
