@@ -59,6 +59,8 @@ struct call {
 	struct call *next;
 	char id[24];
 	bool out;			/* SIP -> PSTN */
+	bool orig;			/* originated: PSTN first, then SIP */
+	char orig_uri[256];
 	enum call_state state;
 	bool answered;
 	/* the PSTN side */
@@ -292,6 +294,8 @@ static const struct sockaddr *source_addr(const char *src,
 		e = strchr(++p, ']');
 	} else {
 		e = strrchr(p, ':');
+		if (!e)		/* no port */
+			e = p + strcspn(p, ";>");
 	}
 	if (!e || (size_t)(e - p) >= sizeof(ip))
 		return NULL;
@@ -514,7 +518,7 @@ static void sip_clear(struct call *c, unsigned q850, unsigned status)
 	c->sip_cleared = true;
 	if (!c->sess)
 		return;
-	if (!c->out) {
+	if (!c->out || c->orig) {
 		/* we are the UAC: BYE, or CANCEL before the answer */
 		sip_session_hangup(c->sess, 0, &rs);
 	} else if (c->answered) {
@@ -790,7 +794,9 @@ static void in_invite(struct call *c)
 	size_t n = 0, i;
 	int err;
 
-	if (c->res.kind == GW_TARGET_USER) {
+	if (c->orig) {
+		snprintf(uri, sizeof(uri), "%s", c->orig_uri);
+	} else if (c->res.kind == GW_TARGET_USER) {
 		err = sip_registrar_lookup(gw_sip_ua(), c->res.target,
 					   &contacts, &n);
 		if (err || !n) {
@@ -802,7 +808,13 @@ static void in_invite(struct call *c)
 		snprintf(uri, sizeof(uri), "%s", contacts[0].uri);
 		gw_mem_deref(contacts);
 	} else {
-		const char *want = c->res.trunks[c->trunk_idx];
+		const char *want;
+
+		/* skip the trunks OPTIONS keepalives show down */
+		while (c->trunk_idx + 1 < c->res.ntrunks &&
+		       gw_sip_trunk_down(c->res.trunks[c->trunk_idx]))
+			c->trunk_idx++;
+		want = c->res.trunks[c->trunk_idx];
 
 		for (i = 0; (t = gw_conf_trunk(cc.conf, i, &name)); i++)
 			if (!strcmp(name, want))
@@ -1161,6 +1173,14 @@ static void on_sip(struct sip_session *sess, const struct sip_session_event *ev,
 		}
 		break;
 	case SIP_SESS_ANSWERED:
+		if (c->orig && c->state != CS_CLEARING) {
+			mg_remote(c, sdp, "SendReceive", false);
+			c->sip_status = 200;
+			set_state(c, CS_ANSWERED);
+			if (cc.cdr)
+				gw_cdr_answer(cc.cdr, &c->cdr);
+			break;
+		}
 		if (c->out) {
 			/* the ACK to our 200 */
 			break;
@@ -1272,6 +1292,13 @@ void gw_call_pri_event(unsigned span, struct tdm_pri *pri,
 		}
 		break;
 	case TDM_PRI_CONNECT:
+		if (c->orig && c->state != CS_CLEARING) {
+			/* the PSTN party answered: now the SIP one */
+			snprintf(c->cdr.called_out, sizeof(c->cdr.called_out),
+				 "%.39s", c->orig_uri);
+			in_invite(c);
+			break;
+		}
 		if (!c->out || !c->sess || c->state == CS_CLEARING)
 			break;
 		mg_send(c, mg_ok, "Context = %" PRIu32 " { Modify = %s { "
@@ -1438,6 +1465,106 @@ static void cmd_calls(struct gw_ctl_req *req, json_t *msg, void *arg)
 		calls_audited(ENOTCONN, NULL, req);
 }
 
+/* A number given as a JSON string or integer; "" when neither. */
+static void json_digits(const json_t *v, char *buf, size_t size)
+{
+	if (json_is_string(v))
+		snprintf(buf, size, "%s", json_string_value(v));
+	else if (json_is_integer(v) && json_integer_value(v) >= 0)
+		snprintf(buf, size, "%lld", (long long)json_integer_value(v));
+	else
+		buf[0] = '\0';
+}
+
+/*
+ * {"cmd":"originate","pstn":"2000","sip":"sip:7001@192.0.2.1:5070"
+ *  [,"from":"5551000"]}: click to call.  The PSTN number is rung first
+ * (routed as a SIP caller's would be), and once it answers the SIP URI;
+ * their media meet in the MG when the second answers.
+ */
+static void cmd_originate(struct gw_ctl_req *req, json_t *msg, void *arg)
+{
+	const char *uri = json_string_value(json_object_get(msg, "sip"));
+	char pstn[40], from[40];
+	struct sockaddr_storage ss;
+	struct gw_route_req rq = {0};
+	struct call *c;
+	int err;
+
+	(void)arg;
+	json_digits(json_object_get(msg, "pstn"), pstn, sizeof(pstn));
+	json_digits(json_object_get(msg, "from"), from, sizeof(from));
+	if (!*pstn || !uri || strncasecmp(uri, "sip", 3)) {
+		gw_ctl_error(req, "originate needs \"pstn\":NUMBER and "
+			     "\"sip\":URI");
+		return;
+	}
+	if (!gw_mgc()) {
+		gw_ctl_error(req, "the MG is down");
+		return;
+	}
+	c = call_new(true);
+	if (!c) {
+		gw_ctl_error(req, "out of memory");
+		return;
+	}
+	c->orig = true;
+	c->sip_cleared = true;		/* until the INVITE */
+	snprintf(c->orig_uri, sizeof(c->orig_uri), "%s", uri);
+	snprintf(c->to, sizeof(c->to), "%.39s", pstn);
+	snprintf(c->from, sizeof(c->from), "%.39s", from);
+	snprintf(c->cdr.called_in, sizeof(c->cdr.called_in), "%s", c->to);
+	snprintf(c->cdr.calling_in, sizeof(c->cdr.calling_in), "%s", c->from);
+	snprintf(rq.called.digits, sizeof(rq.called.digits), "%s", c->to);
+	snprintf(rq.calling.digits, sizeof(rq.calling.digits), "%s", c->from);
+	/* routed as if the SIP party called: its host is the source */
+	rq.src = GW_ROUTE_FROM_SIP;
+	{
+		const char *at = strchr(uri, '@');
+		char src[300];
+
+		snprintf(src, sizeof(src), "sip:%s", at ? at + 1 :
+			 uri + strcspn(uri, ":") + 1);
+		rq.addr = source_addr(src, &ss);
+		rq.trunk = rq.addr ? gw_dialplan_trunk_by_addr(c->plan,
+							       rq.addr) : NULL;
+	}
+	err = gw_route_lookup(c->plan, &rq, &c->res);
+	if (!err && c->res.kind != GW_TARGET_GROUP)
+		err = ENOENT;
+	if (!err)
+		err = gw_hunt_pick(c->res.group, hunt_busy, NULL, &c->span,
+				   &c->ts);
+	if (cc.cdr)
+		gw_cdr_begin(cc.cdr, &c->cdr);
+	if (err) {
+		gw_ctl_error(req, "%s", err == EBUSY ? "no free channel" :
+			     "no route to the PSTN number");
+		call_clear(c, err == EBUSY ? 34 : 3, 0);
+		return;
+	}
+	c->cdr.span = c->span;
+	c->cdr.ts = c->ts;
+	snprintf(c->cdr.route, sizeof(c->cdr.route), "%s", c->res.rule);
+	snprintf(c->cdr.codec, sizeof(c->cdr.codec), "PCMA");
+	gw_trunk_claim(c->span, c->ts, NULL);
+	err = mg_send(c, out_added, "Context = $ { Add = tdm/%u/%u { Media { "
+		      "LocalControl { Mode = SendReceive } } }, Add = $ { "
+		      "Media { Stream = 1 { LocalControl { Mode = ReceiveOnly "
+		      "}, Local { v=0\nc=IN IP4 $\nm=audio $ RTP/AVP 8 0 101\n"
+		      "a=rtpmap:101 telephone-event/8000\n} } } } }", c->span,
+		      c->ts);
+	if (err) {
+		gw_ctl_error(req, "MG: %s", strerror(err));
+		call_clear(c, 41, 0);
+		return;
+	}
+	c->mg_pending = true;
+	GW_INFO("%s: originate %s then %s", c->id, pstn, uri);
+	event(c, "new");
+	gw_ctl_reply(req, json_pack("{s:s}", "call", c->id));
+}
+
 static void cmd_call(struct gw_ctl_req *req, json_t *msg, void *arg)
 {
 	const char *action = json_string_value(json_object_get(msg,
@@ -1578,6 +1705,9 @@ static int calls_start(struct gw_daemon *d, const struct gw_conf *conf)
 			"live calls: state, numbers, channel, codec");
 	gw_ctl_register(gw_daemon_ctl(d), "call", cmd_call, NULL,
 			"act on a call: {\"action\":\"hangup\",\"call\":ID}");
+	gw_ctl_register(gw_daemon_ctl(d), "originate", cmd_originate, NULL,
+			"click to call: {\"pstn\":NUMBER,\"sip\":URI}: the "
+			"PSTN number first, then the SIP URI");
 	gw_ctl_register(gw_daemon_ctl(d), "cdr", cmd_cdr, NULL,
 			"the last call records: {\"limit\":N}");
 	gw_ctl_register(gw_daemon_ctl(d), "subscribe", cmd_subscribe, NULL,

@@ -218,6 +218,10 @@ static const struct gw_conf_key mg_keys[] = {
 	 "call-progress tones played: itu (E.180), us or uk"},
 	{"ec_tail_ms", GW_CONF_INT, offsetof(struct gw_mg_conf, ec_tail_ms),
 	 "64", 32, 128, NULL, 0, "echo canceller tail"},
+	{"echo_cancel", GW_CONF_BOOL, offsetof(struct gw_mg_conf, echo_cancel),
+	 "yes", 0, 0, NULL, 0,
+	 "cancel line echo on voice calls unless the controller says "
+	 "otherwise (H.248 tdmc/ec)"},
 	{"rtp_timeout_ms", GW_CONF_INT,
 	 offsetof(struct gw_mg_conf, rtp_timeout_ms),
 	 "0", 0, 3600000, NULL, 0,
@@ -723,6 +727,34 @@ static const struct gw_conf_key trunk_keys[] = {
 	{"failover", GW_CONF_STR, offsetof(struct gw_trunk_conf, failover),
 	 "", 0, 1000, NULL, GW_CONF_RELOAD,
 	 "trunks tried in order when this one answers 5xx or times out"},
+	{"keepalive_s", GW_CONF_INT, offsetof(struct gw_trunk_conf,
+					      keepalive_s),
+	 "0", 0, 3600, NULL, 0,
+	 "send OPTIONS every N seconds; a trunk that stops answering is "
+	 "skipped by routing until it answers again (0: off)"},
+	{"keepalive_failures", GW_CONF_INT,
+	 offsetof(struct gw_trunk_conf, keepalive_failures),
+	 "3", 1, 100, NULL, 0, "unanswered OPTIONS in a row that mark it "
+	 "down"},
+	{NULL},
+};
+
+static const struct gw_conf_key register_keys[] = {
+	{"registrar", GW_CONF_STR, offsetof(struct gw_register_conf,
+					    registrar),
+	 "", 0, 300, NULL, GW_CONF_REQUIRED,
+	 "the provider's registrar: sip:ADDRESS[:PORT]"},
+	{"aor", GW_CONF_STR, offsetof(struct gw_register_conf, aor),
+	 "", 0, 300, NULL, GW_CONF_REQUIRED,
+	 "the address of record registered: sip:USER@DOMAIN"},
+	{"user", GW_CONF_STR, offsetof(struct gw_register_conf, user),
+	 "", 0, 200, NULL, 0, "digest user name; empty: the AOR's user"},
+	{"password", GW_CONF_STR, offsetof(struct gw_register_conf, password),
+	 "", 0, 200, NULL, 0, "digest password"},
+	{"expires_s", GW_CONF_INT, offsetof(struct gw_register_conf,
+					    expires_s),
+	 "3600", 60, 86400, NULL, 0, "the binding's lifetime asked for; "
+	 "refreshed before it runs out"},
 	{NULL},
 };
 
@@ -796,14 +828,12 @@ static const struct gw_conf_key sip_keys[] = {
 
 static const struct gw_conf_key user_keys[] = {
 	{"password", GW_CONF_STR, offsetof(struct gw_user_conf, password),
-	 "", 1, 200, NULL, GW_CONF_REQUIRED | GW_CONF_RELOAD,
+	 "", 0, 200, NULL, GW_CONF_REQUIRED | GW_CONF_RELOAD,
 	 "the user's SIP password"},
 	{NULL},
 };
 
 /* ---- call control: [calls] ------------------------------------------ */
-
-static const char *const ringback_names[] = {"180", "183", NULL};
 
 static const struct gw_conf_key calls_keys[] = {
 	{"causes", GW_CONF_STR, offsetof(struct gw_calls_conf, causes),
@@ -813,17 +843,10 @@ static const struct gw_conf_key calls_keys[] = {
 	{"cause_map", GW_CONF_STR, offsetof(struct gw_calls_conf, cause_map),
 	 "", 0, 4000, NULL, GW_CONF_RELOAD,
 	 "overrides of single entries, e.g. \"q850:17=486 sip:480=18\""},
-	{"ringback", GW_CONF_ENUM, offsetof(struct gw_calls_conf, ringback),
-	 "180", 0, 0, ringback_names, GW_CONF_RELOAD,
-	 "PSTN alerting without in-band tones: 180 Ringing, or 183 with "
-	 "ringback played toward the caller by the MG"},
 	{"setup_timeout_ms", GW_CONF_INT,
 	 offsetof(struct gw_calls_conf, setup_timeout_ms),
 	 "180000", 1000, 3600000, NULL, GW_CONF_RELOAD,
 	 "a call not answered by then is cleared (cause 19)"},
-	{"drain_ms", GW_CONF_INT, offsetof(struct gw_calls_conf, drain_ms),
-	 "0", 0, 3600000, NULL, GW_CONF_RELOAD,
-	 "at shutdown: calls in progress get this long to end"},
 	{"max_calls", GW_CONF_INT, offsetof(struct gw_calls_conf, max_calls),
 	 "1000", 1, 100000, NULL, GW_CONF_RELOAD,
 	 "more at once are refused (503 / cause 34)"},
@@ -865,6 +888,9 @@ const struct gw_conf_section gw_conf_schema[] = {
 	 "a SIP trunk that routes can target: [trunk NAME]", check_trunk},
 	{"sip", false, sizeof(struct gw_sip_conf), sip_keys,
 	 "junctiond's SIP user agent", check_sip},
+	{"register", true, sizeof(struct gw_register_conf), register_keys,
+	 "a registration junctiond keeps at a provider: [register NAME]",
+	 NULL},
 	{"user", true, sizeof(struct gw_user_conf), user_keys,
 	 "a SIP user that may register and authenticate: [user NAME]",
 	 NULL},
@@ -911,6 +937,13 @@ const struct gw_sip_conf *gw_conf_sip(const struct gw_conf *conf)
 const struct gw_calls_conf *gw_conf_calls(const struct gw_conf *conf)
 {
 	return gw_conf_get(conf, "calls", NULL);
+}
+
+const struct gw_register_conf *gw_conf_register(const struct gw_conf *conf,
+						size_t idx,
+						const char **namep)
+{
+	return gw_conf_nth(conf, "register", idx, namep);
 }
 
 const struct gw_user_conf *gw_conf_user(const struct gw_conf *conf,

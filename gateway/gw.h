@@ -48,6 +48,7 @@ struct gw_mg_conf {
 	long long rtp_port_min, rtp_port_max;
 	char *tones;		/* call-progress tones: itu, us, uk */
 	long long ec_tail_ms;
+	bool echo_cancel;	/* tdmc/ec's default */
 	long long rtp_timeout_ms;
 };
 
@@ -67,6 +68,19 @@ struct gw_sip_conf {
 	char *location;		/* the registrar's SQLite file */
 };
 
+/* [register NAME]: a binding junctiond keeps at a provider's
+ * registrar (RFC 3261 s.10). */
+struct gw_register_conf {
+	char *registrar;	/* "sip:192.0.2.1:5060" */
+	char *aor;		/* "sip:4930123456@provider.example" */
+	char *user, *password;	/* digest credentials */
+	long long expires_s;
+};
+
+const struct gw_register_conf *gw_conf_register(const struct gw_conf *conf,
+						size_t idx,
+						const char **namep);
+
 /* [user NAME]: a SIP user (registrar, digest authentication). */
 struct gw_user_conf {
 	char *password;
@@ -77,10 +91,7 @@ struct gw_calls_conf {
 	char *causes;		/* Q.850 <-> SIP table (CSV); "" built-in
 				 * path; relative: beside the config file */
 	char *cause_map;	/* overrides: "q850:17=486 sip:503=34" */
-	int ringback;		/* alerting without in-band tones: 180, or
-				 * 183 with ringback played by the MG */
 	long long setup_timeout_ms;	/* no answer from the MG in time */
-	long long drain_ms;	/* graceful shutdown: calls get this long */
 	long long max_calls;
 };
 
@@ -221,6 +232,7 @@ void gw_mgc_lost(void);			/* its process died */
 extern const struct gw_subsys gw_sip_subsys;
 struct sip_ua;
 struct sip_ua *gw_sip_ua(void);
+bool gw_sip_trunk_down(const char *trunk);	/* OPTIONS unanswered */
 
 /* ---- junctiond: call control (gateway/call.c) ------------------------ */
 

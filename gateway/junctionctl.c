@@ -2,10 +2,14 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "core.h"
@@ -46,8 +50,21 @@ DEFAULT_SOCKET_NAME ")\n"
 "  -h, --help             this help\n"
 "  -V, --version          the version\n"
 "\n"
-"Commands:\n"
+"Commands (junctiond; junction-mg and pstnsim answer those they know):\n"
 "  status                 the daemon and its subsystems\n"
+"  spans                  each span: state, D-channel, bearer, alarms\n"
+"  channels               each B-channel: state and call\n"
+"  calls                  live calls: state, numbers, channel, codec,\n"
+"                         duration\n"
+"  call hangup ID [cause=N]  clear a call (cause 16 by default)\n"
+"  cdr [N] [--csv]        the last N call records (20), as a table or\n"
+"                         as CSV (RFC 4180); also cdr limit=N\n"
+"  sip                    SIP listeners, sessions, peers, registrations\n"
+"                         (ours, and the registrar's bindings)\n"
+"  megaco                 H.248: junctiond's association with its MG;\n"
+"                         on junction-mg its virtual MGs and contexts\n"
+"  subscribe              print events as they happen, one a line, until\n"
+"                         interrupted\n"
 "  log                    the log levels\n"
 "  log [MODULE] LEVEL     set a level (error, warn, info, debug)\n"
 "  log SPEC               set levels from a spec: info,sip=debug\n"
@@ -172,7 +189,20 @@ static int build_request(int argc, char **argv, json_t **reqp, char *err,
 			snprintf(err, errlen, "usage: log [[MODULE] LEVEL]");
 		goto out;
 	}
-	for (i = 1; i < argc; i++) {
+	i = 1;
+	if (!strcmp(cmd, "call") && argc >= 3 && !strchr(argv[1], '=') &&
+	    !strchr(argv[2], '=')) {
+		/* call hangup ID [cause=N] */
+		json_object_set_new(req, "action", json_string(argv[1]));
+		json_object_set_new(req, "call", json_string(argv[2]));
+		i = 3;
+	} else if (!strcmp(cmd, "cdr") && argc >= 2 && *argv[1] &&
+		   strspn(argv[1], "0123456789") == strlen(argv[1])) {
+		/* cdr N: the last N records */
+		json_object_set_new(req, "limit", arg_value(argv[1]));
+		i = 2;
+	}
+	for (; i < argc; i++) {
 		eq = strchr(argv[i], '=');
 		if (eq && eq > argv[i] + 1 && eq[-1] == ':') {
 			/* KEY:=JSON, for a value typed by hand. */
@@ -314,42 +344,338 @@ static void flatten(json_t *flat, const char *prefix, const json_t *obj)
 	}
 }
 
+/* ---- tables ----------------------------------------------------------- */
+
+enum col_fmt {
+	COL_TEXT,	/* the value as text */
+	COL_PAIR,	/* key/key2: "1/5", "-" while key is 0 or null */
+	COL_DURATION,	/* seconds as M:SS or H:MM:SS */
+	COL_TIME,	/* an ISO 8601 UTC time as local "YYYY-MM-DD HH:MM:SS" */
+	COL_TERMS,	/* [{"id":..,"mode":..}] as "tdm/1/5(sendrecv) ..." */
+};
+
+struct col {
+	const char *head;	/* NULL: the key in upper case */
+	const char *key;	/* "a.b" reaches into nested objects */
+	const char *key2;
+	enum col_fmt fmt;
+};
+
+#define C(head, key)		{head, key, NULL, COL_TEXT}
+#define F(head, key, key2, fmt)	{head, key, key2, fmt}
+#define COL_END			{NULL, NULL, NULL, COL_TEXT}
+
 /*
- * The columns an operator wants first for the wide replies; others stay
- * in --json.  A command not listed shows every column.
+ * The columns an operator wants first for the wide replies, by command
+ * and by the name of the array in the reply (NULL: any); the rest stays
+ * in --json.  A column no row has is left out, so that one view serves
+ * junctiond's "calls" and pstnsim's.  A table without a view shows
+ * every column.
  */
 static const struct view {
 	const char *cmd;
-	const char *cols[16];
+	const char *table;
+	struct col cols[16];
 } views[] = {
-	{"spans", {"id", "type", "signalling", "state", "dchan", "bearer",
-		   "alarms", "channels.in_use", "channels.total",
-		   "counters.slips", "counters.bad_frames", "calls", NULL}},
-	{"calls", {"id", "state", "direction", "from", "to", "span", "ts",
-		   "codec", "behaviour", "cause", NULL}},
+	{"spans", NULL, {C(NULL, "id"), C(NULL, "type"),
+		C(NULL, "signalling"),
+		C(NULL, "state"), C(NULL, "dchan"), C(NULL, "bearer"),
+		C(NULL, "alarms"), C(NULL, "channels.in_use"),
+		C(NULL, "channels.total"), C(NULL, "counters.slips"),
+		C(NULL, "counters.bad_frames"), C(NULL, "calls"), COL_END}},
+	{"calls", NULL, {C("ID", "id"), C("STATE", "state"),
+		C("DIR", "direction"), C("FROM", "from"), C("TO", "to"),
+		F("SPAN/TS", "span", "ts", COL_PAIR), C("CODEC", "codec"),
+		F("DURATION", "duration_s", NULL, COL_DURATION),
+		C("BEHAVIOUR", "behaviour"), C("CAUSE", "cause"), COL_END}},
+	{"cdr", NULL, {C("ID", "id"), F("START", "start", NULL, COL_TIME),
+		C("DIR", "direction"), C("FROM", "calling_in"),
+		C("TO", "called_in"), C("ROUTE", "route"),
+		F("SPAN/TS", "span", "ts", COL_PAIR), C("CODEC", "codec"),
+		C("DISPOSITION", "disposition"), C("Q850", "q850"),
+		C("SIP", "sip"), F("DURATION", "duration", NULL, COL_DURATION),
+		C("MOS", "mos"), COL_END}},
+	{"megaco", "mgs", {C("NAME", "name"), C("STATE", "state"),
+		C("MID", "mid"), C("MGC", "mgc"), C("VERSION", "version"),
+		C("REGISTRATIONS", "registrations"),
+		C("FAILOVERS", "failovers"),
+		C("REQUESTS", "requests_received"),
+		C("REJECTED", "requests_rejected"), C("SENT", "requests_sent"),
+		C("TIMEOUTS", "timeouts"),
+		F("REGISTERED", "registered_s", NULL, COL_DURATION), COL_END}},
+	{"megaco", "contexts", {C("CONTEXT", "id"), C("MG", "mg"),
+		F("TERMINATIONS", "terminations", NULL, COL_TERMS), COL_END}},
+	{"sip", "listeners", {C("TRANSPORT", "transport"),
+		C("ADDRESS", "addr"), C("PORT", "port"), COL_END}},
+	{"sip", "sessions", {C("CALL-ID", "call_id"), C("STATE", "state"),
+		C("DIR", "direction"), COL_END}},
+	{"sip", "registrations", {C("NAME", "name"), C("AOR", "aor"),
+		C("REGISTRAR", "registrar"), C("STATE", "state"),
+		C("LAST", "last_status"), C("FAILURES", "failures"),
+		F("EXPIRES", "expires_in", NULL, COL_DURATION),
+		F("RETRY", "retry_in", NULL, COL_DURATION), COL_END}},
+	{"sip", "peers", {C("NAME", "name"), C("URI", "uri"),
+		C("TRANSPORT", "transport"), C("STATE", "state"),
+		C("FAILURES", "failures"), C("LAST", "last_status"),
+		C("RTT_MS", "rtt_ms"), COL_END}},
+	{"sip", "bindings", {C("AOR", "aor"), C("CONTACT", "contact"),
+		C("Q", "q"), F("EXPIRES", "expires_in", NULL, COL_DURATION),
+		C("SOURCE", "source"), COL_END}},
 };
 
-static const char *const *view_cols;
+static const char *cur_cmd = "";
 
-static void set_view(const char *cmd)
+static const struct view *find_view(const char *table)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(views) / sizeof(views[0]); i++)
-		if (!strcmp(views[i].cmd, cmd))
-			view_cols = views[i].cols;
+	for (i = 0; i < sizeof(views) / sizeof(views[0]); i++) {
+		if (strcmp(views[i].cmd, cur_cmd))
+			continue;
+		if (!views[i].table || (table && !strcmp(views[i].table,
+							  table)))
+			return &views[i];
+	}
+	return NULL;
 }
 
-static bool in_view(const char *col)
+/* obj's member at a dotted path ("channels.in_use"), or NULL. */
+static const json_t *get_path(const json_t *obj, const char *path)
 {
-	const char *const *c;
+	char name[128];
+	const char *dot;
+	size_t n;
 
-	if (!view_cols)
-		return true;
-	for (c = view_cols; *c; c++)
-		if (!strcmp(*c, col))
-			return true;
-	return false;
+	while ((dot = strchr(path, '.'))) {
+		n = (size_t)(dot - path);
+		if (n >= sizeof(name))
+			return NULL;
+		memcpy(name, path, n);
+		name[n] = '\0';
+		obj = json_object_get(obj, name);
+		path = dot + 1;
+	}
+	return json_object_get(obj, path);
+}
+
+static char *duration_text(double secs)
+{
+	long long s = (long long)(secs + 0.5);
+	char buf[64];
+
+	if (s < 0)
+		s = 0;
+	if (s >= 3600)
+		snprintf(buf, sizeof(buf), "%lld:%02lld:%02lld", s / 3600,
+			 s % 3600 / 60, s % 60);
+	else
+		snprintf(buf, sizeof(buf), "%lld:%02lld", s / 60, s % 60);
+	return strdup(buf);
+}
+
+static char *time_text(const char *iso)
+{
+	struct tm tm;
+	time_t t;
+	char buf[64];
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(iso, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end)
+		return strdup(iso);
+	t = timegm(&tm);
+	if (!localtime_r(&t, &tm) ||
+	    !strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm))
+		return strdup(iso);
+	return strdup(buf);
+}
+
+static char *terms_text(const json_t *a)
+{
+	const json_t *e;
+	char *s = strdup(""), *n;
+	size_t i, len;
+
+	json_array_foreach(a, i, e) {
+		const char *id = json_string_value(json_object_get(e, "id"));
+		const char *mode = json_string_value(json_object_get(e,
+								     "mode"));
+
+		if (!s)
+			return NULL;
+		len = strlen(s) + (id ? strlen(id) : 1) +
+			(mode ? strlen(mode) : 0) + 4;
+		n = malloc(len);
+		if (n)
+			snprintf(n, len, "%s%s%s%s%s%s", s, *s ? " " : "",
+				 id ? id : "?", mode ? "(" : "",
+				 mode ? mode : "", mode ? ")" : "");
+		free(s);
+		s = n;
+	}
+	return s && *s ? s : (free(s), strdup("-"));
+}
+
+/* A cell of row in column c; free() the result. */
+static char *cell_text(const json_t *row, const struct col *c)
+{
+	const json_t *v = get_path(row, c->key), *v2;
+	char buf[96], *a, *b;
+
+	if (!v || json_is_null(v))
+		return strdup("-");
+	switch (c->fmt) {
+	case COL_PAIR:
+		if (json_is_integer(v) && !json_integer_value(v))
+			return strdup("-");
+		v2 = get_path(row, c->key2);
+		a = value_text(v);
+		b = v2 ? value_text(v2) : strdup("-");
+		snprintf(buf, sizeof(buf), "%s/%s", a ? a : "?",
+			 b ? b : "?");
+		free(a);
+		free(b);
+		return strdup(buf);
+	case COL_DURATION:
+		if (json_is_number(v))
+			return duration_text(json_number_value(v));
+		break;
+	case COL_TIME:
+		if (json_is_string(v))
+			return time_text(json_string_value(v));
+		break;
+	case COL_TERMS:
+		if (json_is_array(v))
+			return terms_text(v);
+		break;
+	case COL_TEXT:
+		break;
+	}
+	return value_text(v);
+}
+
+static char *upper(const char *s)
+{
+	char *up = strdup(s), *p;
+
+	for (p = up; p && *p; p++)
+		if (*p >= 'a' && *p <= 'z')
+			*p = (char)(*p - 'a' + 'A');
+	return up;
+}
+
+/* Rows of cells under a header, in columns as wide as their widest. */
+static void print_cells(json_t *heads, json_t *cells)
+{
+	size_t ncols = json_array_size(heads), i, j, *width;
+	const json_t *row, *v;
+
+	width = calloc(ncols ? ncols : 1, sizeof(*width));
+	if (!width)
+		return;
+	json_array_foreach(heads, j, v)
+		width[j] = text_width(json_string_value(v));
+	json_array_foreach(cells, i, row) {
+		json_array_foreach(row, j, v) {
+			if (text_width(json_string_value(v)) > width[j])
+				width[j] = text_width(json_string_value(v));
+		}
+	}
+	for (i = 0; i <= json_array_size(cells); i++) {
+		row = i ? json_array_get(cells, i - 1) : heads;
+		json_array_foreach(row, j, v) {
+			if (j + 1 < ncols)
+				put_padded(json_string_value(v), width[j] + 2);
+			else
+				fputs(json_string_value(v), stdout);
+		}
+		putchar('\n');
+	}
+	free(width);
+}
+
+/* An array of objects as columns under an upper-case header. */
+static void print_table(const json_t *rows, const char *name)
+{
+	const struct view *vw = find_view(name);
+	json_t *heads = json_array(), *cells = json_array(), *seen, *cols;
+	const json_t *row, *col;
+	const struct col *c;
+	const char *key;
+	size_t i, j;
+	json_t *v;
+	char *t;
+
+	if (vw) {
+		const struct col *use[16];
+		size_t n = 0;
+
+		for (c = vw->cols; c->key; c++) {
+			json_array_foreach(rows, i, row) {
+				if (get_path(row, c->key)) {
+					use[n++] = c;
+					break;
+				}
+			}
+		}
+		for (j = 0; j < n; j++) {
+			t = use[j]->head ? strdup(use[j]->head) :
+				upper(use[j]->key);
+			json_array_append_new(heads, json_string(t ? t : "?"));
+			free(t);
+		}
+		json_array_foreach(rows, i, row) {
+			json_t *r = json_array();
+
+			for (j = 0; j < n; j++) {
+				t = cell_text(row, use[j]);
+				json_array_append_new(r, json_string(t ? t :
+								      "?"));
+				free(t);
+			}
+			json_array_append_new(cells, r);
+		}
+		print_cells(heads, cells);
+		goto out;
+	}
+
+	/* No view: every member of every row, nested ones as "a.b". */
+	seen = json_object();
+	cols = json_array();
+	json_array_foreach(rows, i, row) {
+		json_t *f = json_object();
+
+		flatten(f, NULL, row);
+		json_object_foreach(f, key, v) {
+			if (!json_object_get(seen, key)) {
+				json_object_set_new(seen, key, json_true());
+				json_array_append_new(cols, json_string(key));
+			}
+		}
+		json_array_append_new(cells, f);
+	}
+	json_array_foreach(cols, j, col) {
+		t = upper(json_string_value(col));
+		json_array_append_new(heads, json_string(t ? t : "?"));
+		free(t);
+	}
+	json_array_foreach(cells, i, row) {
+		json_t *r = json_array();
+
+		json_array_foreach(cols, j, col) {
+			v = json_object_get(row, json_string_value(col));
+			json_array_append_new(r, json_string(
+				v ? json_string_value(v) : "-"));
+		}
+		json_array_set_new(cells, i, r);
+	}
+	print_cells(heads, cells);
+	json_decref(seen);
+	json_decref(cols);
+ out:
+	json_decref(heads);
+	json_decref(cells);
 }
 
 static bool is_table(const json_t *v)
@@ -364,81 +690,6 @@ static bool is_table(const json_t *v)
 			return false;
 	}
 	return true;
-}
-
-/* An array of objects as columns under an upper-case header. */
-static void print_table(const json_t *rows)
-{
-	json_t *cols = json_array(), *flats = json_array(), *seen;
-	const json_t *row, *flat, *col;
-	const char *key;
-	size_t i, j, ncols, *width;
-	json_t *v;
-	char *up, *p;
-
-	seen = json_object();
-	json_array_foreach(rows, i, row) {
-		json_t *f = json_object();
-
-		flatten(f, NULL, row);
-		json_object_foreach(f, key, v) {
-			if (!in_view(key))
-				continue;
-			if (!json_object_get(seen, key)) {
-				json_object_set_new(seen, key, json_true());
-				json_array_append_new(cols, json_string(key));
-			}
-		}
-		json_array_append_new(flats, f);
-	}
-	if (view_cols) {
-		const char *const *vc;
-
-		json_array_clear(cols);
-		for (vc = view_cols; *vc; vc++)
-			if (json_object_get(seen, *vc))
-				json_array_append_new(cols, json_string(*vc));
-	}
-	ncols = json_array_size(cols);
-	width = calloc(ncols ? ncols : 1, sizeof(*width));
-	if (!width)
-		goto out;
-	json_array_foreach(cols, j, col) {
-		width[j] = text_width(json_string_value(col));
-		json_array_foreach(flats, i, flat) {
-			v = json_object_get(flat, json_string_value(col));
-			if (v && text_width(json_string_value(v)) > width[j])
-				width[j] = text_width(json_string_value(v));
-		}
-	}
-	json_array_foreach(cols, j, col) {
-		up = strdup(json_string_value(col));
-		for (p = up; p && *p; p++)
-			if (*p >= 'a' && *p <= 'z')
-				*p = (char)(*p - 'a' + 'A');
-		if (j + 1 < ncols)
-			put_padded(up ? up : "?", width[j] + 2);
-		else
-			fputs(up ? up : "?", stdout);
-		free(up);
-	}
-	putchar('\n');
-	json_array_foreach(flats, i, flat) {
-		json_array_foreach(cols, j, col) {
-			v = json_object_get(flat, json_string_value(col));
-			key = v ? json_string_value(v) : "-";
-			if (j + 1 < ncols)
-				put_padded(key, width[j] + 2);
-			else
-				fputs(key, stdout);
-		}
-		putchar('\n');
-	}
-	free(width);
- out:
-	json_decref(seen);
-	json_decref(cols);
-	json_decref(flats);
 }
 
 static bool envelope(const char *key)
@@ -514,7 +765,7 @@ static void print_generic(const json_t *obj, const char *const *skip)
 			putchar('\n');
 		if (n > 1)
 			printf("%s:\n", key);
-		print_table(v);
+		print_table(v, key);
 		first = false;
 	}
 	if (first && !tables && !n)
@@ -631,6 +882,275 @@ static void print_status(const json_t *r)
 	}
 }
 
+/* sip: the UA's tables; the registrar's bindings become a table of
+ * their own ("registrar: off" when it is not enabled). */
+static void print_sip(const json_t *reply)
+{
+	json_t *sip = json_deep_copy(json_object_get(reply, "sip"));
+	json_t *reg, *bindings;
+
+	if (!json_is_object(sip)) {
+		json_decref(sip);
+		print_generic(reply, NULL);
+		return;
+	}
+	reg = json_object_get(sip, "registrar");
+	if (json_is_object(reg)) {
+		bindings = json_object_get(reg, "bindings");
+		json_incref(bindings);
+		json_object_del(reg, "bindings");
+		json_object_set_new(sip, "bindings", bindings ? bindings :
+				    json_array());
+	} else {
+		json_object_set_new(sip, "registrar", json_string("off"));
+	}
+	print_generic(sip, NULL);
+	json_decref(sip);
+}
+
+/* ---- cdr --csv ------------------------------------------------------- */
+
+/* The columns of a CDR row, in the order junctiond keeps them; members
+ * a newer junctiond adds follow them. */
+static const char *const cdr_cols[] = {
+	"id", "direction", "start", "answer", "end", "disposition",
+	"calling_in", "called_in", "calling_out", "called_out", "span", "ts",
+	"sip_call_id", "codec", "route", "q850", "sip", "duration", "dtmf",
+	"loss", "jitter", "mos", NULL,
+};
+
+static void csv_field(const char *s)
+{
+	if (!strpbrk(s, ",\"\r\n")) {
+		fputs(s, stdout);
+		return;
+	}
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"')
+			putchar('"');
+		putchar(*s);
+	}
+	putchar('"');
+}
+
+/* The rows as CSV (RFC 4180): a header line, a line per row, CRLF line
+ * ends, fields with commas, quotes or line breaks quoted, null empty. */
+static void print_cdr_csv(const json_t *reply)
+{
+	const json_t *rows = json_object_get(reply, "cdr"), *row, *v, *col;
+	json_t *cols = json_array();
+	const char *key;
+	size_t i, j;
+	char *t;
+
+	for (i = 0; cdr_cols[i]; i++)
+		json_array_append_new(cols, json_string(cdr_cols[i]));
+	json_array_foreach(rows, i, row) {
+		json_object_foreach((json_t *)row, key, v) {
+			bool known = false;
+
+			json_array_foreach(cols, j, col)
+				known |= !strcmp(json_string_value(col), key);
+			if (!known)
+				json_array_append_new(cols, json_string(key));
+		}
+	}
+	json_array_foreach(cols, j, col) {
+		if (j)
+			putchar(',');
+		csv_field(json_string_value(col));
+	}
+	fputs("\r\n", stdout);
+	json_array_foreach(rows, i, row) {
+		json_array_foreach(cols, j, col) {
+			if (j)
+				putchar(',');
+			v = json_object_get(row, json_string_value(col));
+			if (!v || json_is_null(v))
+				continue;
+			if (json_is_string(v)) {
+				csv_field(json_string_value(v));
+			} else if (json_is_integer(v)) {
+				printf("%" JSON_INTEGER_FORMAT,
+				       json_integer_value(v));
+			} else if (json_is_real(v)) {
+				printf("%.3f", json_real_value(v));
+			} else if (json_is_boolean(v)) {
+				fputs(json_is_true(v) ? "true" : "false",
+				      stdout);
+			} else {
+				t = json_dumps(v, JSON_COMPACT);
+				csv_field(t ? t : "");
+				free(t);
+			}
+		}
+		fputs("\r\n", stdout);
+	}
+	json_decref(cols);
+}
+
+/* ---- subscribe ------------------------------------------------------- */
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/* One event as a line: the time it arrived, the event, its id and what
+ * happened, then its other members as key=value. */
+static void print_event(const json_t *ev)
+{
+	static const char *const lead[] = {"event", "id", "what", NULL};
+	const json_t *v, *span = json_object_get(ev, "span");
+	const json_t *ts = json_object_get(ev, "ts");
+	struct timespec now;
+	struct tm tm;
+	const char *key;
+	char buf[32];
+	size_t i;
+	char *t;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (localtime_r(&now.tv_sec, &tm) &&
+	    strftime(buf, sizeof(buf), "%H:%M:%S", &tm))
+		printf("%s.%03ld", buf, now.tv_nsec / 1000000);
+	for (i = 0; lead[i]; i++) {
+		v = json_object_get(ev, lead[i]);
+		if (!v)
+			continue;
+		t = value_text(v);
+		printf(" %s", t ? t : "?");
+		free(t);
+	}
+	json_object_foreach((json_t *)ev, key, v) {
+		bool skip = false;
+
+		for (i = 0; lead[i]; i++)
+			skip |= !strcmp(key, lead[i]);
+		if (skip)
+			continue;
+		if (json_is_integer(span) && json_is_integer(ts) &&
+		    (v == span || v == ts)) {
+			if (v == span) {
+				if (json_integer_value(span))
+					printf(" span/ts=%" JSON_INTEGER_FORMAT
+					       "/%" JSON_INTEGER_FORMAT,
+					       json_integer_value(span),
+					       json_integer_value(ts));
+			}
+			continue;
+		}
+		t = value_text(v);
+		if (t && (strchr(t, ' ') || !*t)) {
+			char *q = json_dumps(v, JSON_ENCODE_ANY);
+
+			printf(" %s=%s", key, q ? q : t);
+			free(q);
+		} else {
+			printf(" %s=%s", key, t ? t : "?");
+		}
+		free(t);
+	}
+	putchar('\n');
+}
+
+/*
+ * subscribe: the daemon answers {"ok":true} and then pushes one JSON
+ * line per event on the same connection; print each as it comes until
+ * SIGINT or SIGTERM (exit 0) or the daemon closes (exit 2).
+ */
+static int run_subscribe(const char *path, const json_t *req, bool json_out)
+{
+	struct sigaction sa = { .sa_handler = on_interrupt };
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	char *out = json_dumps(req, JSON_COMPACT), *line = NULL;
+	size_t cap = 0, len, off;
+	bool acked = false;
+	json_t *msg;
+	ssize_t n;
+	FILE *in;
+	int fd;
+
+	if (!out)
+		return EXIT_USAGE;
+	if (strlen(path) >= sizeof(un.sun_path)) {
+		fprintf(stderr, "%s: socket path too long: %s\n", prog, path);
+		free(out);
+		return EXIT_USAGE;
+	}
+	strcpy(un.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&un, sizeof(un))) {
+		fprintf(stderr, "%s: cannot connect to %s: %s\n", prog, path,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		free(out);
+		return EXIT_USAGE;
+	}
+	len = strlen(out);
+	out[len++] = '\n';	/* json_dumps' NUL becomes the newline */
+	for (off = 0; off < len; off += (size_t)n) {
+		n = write(fd, out + off, len - off);
+		if (n < 0 && errno == EINTR) {
+			n = 0;
+			continue;
+		}
+		if (n < 0) {
+			fprintf(stderr, "%s: %s: %s\n", prog, path,
+				strerror(errno));
+			free(out);
+			close(fd);
+			return EXIT_USAGE;
+		}
+	}
+	free(out);
+	in = fdopen(fd, "r");
+	if (!in) {
+		close(fd);
+		return EXIT_USAGE;
+	}
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);	/* no SA_RESTART: getline returns */
+	sigaction(SIGTERM, &sa, NULL);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while (!interrupted && getline(&line, &cap, in) > 0) {
+		msg = json_loads(line, 0, NULL);
+		if (!acked) {
+			const json_t *ok = json_object_get(msg, "ok");
+			const char *e = json_string_value(
+				json_object_get(msg, "error"));
+
+			acked = true;
+			if (!json_is_true(ok)) {
+				fprintf(stderr, "%s: %s\n", prog, e ? e :
+					"subscribe refused");
+				json_decref(msg);
+				free(line);
+				fclose(in);
+				return EXIT_REFUSED;
+			}
+			json_decref(msg);
+			continue;
+		}
+		if (json_out || !json_is_object(msg))
+			fputs(line, stdout);
+		else
+			print_event(msg);
+		json_decref(msg);
+	}
+	free(line);
+	fclose(in);
+	if (interrupted)
+		return EXIT_OK;
+	fprintf(stderr, "%s: %s closed the connection\n", prog, path);
+	return EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -642,7 +1162,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *sock = NULL;
-	bool json_out = false;
+	bool json_out = false, csv_out = false;
 	long timeout = DEFAULT_TIMEOUT_MS;
 	json_t *req = NULL, *reply = NULL, *ok;
 	char err[512] = "", *end, *line;
@@ -690,10 +1210,17 @@ int main(int argc, char **argv)
 	for (c = e = optind + 1; c < argc; c++) {
 		if (!strcmp(argv[c], "--json"))
 			json_out = true;
+		else if (!strcmp(argv[c], "--csv"))
+			csv_out = true;
 		else
 			argv[e++] = argv[c];
 	}
 	argc = e;
+	cur_cmd = argv[optind];
+	if (csv_out && strcmp(cur_cmd, "cdr")) {
+		fprintf(stderr, "%s: --csv is for cdr only\n", prog);
+		return EXIT_USAGE;
+	}
 
 	e = build_request(argc - optind, argv + optind, &req, err,
 			  sizeof(err));
@@ -701,6 +1228,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", prog, e == ENOMEM ?
 			"out of memory" : err);
 		return EXIT_USAGE;
+	}
+	if (!strcmp(cur_cmd, "subscribe")) {
+		e = run_subscribe(sock, req, json_out);
+		json_decref(req);
+		return e;
 	}
 	e = gw_ctl_call(sock, req, &reply, (int)timeout, err, sizeof(err));
 	json_decref(req);
@@ -718,19 +1250,21 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
-	if (json_out) {
+	if (csv_out && json_is_true(ok)) {
+		print_cdr_csv(reply);
+	} else if (json_out) {
 		line = json_dumps(reply, JSON_COMPACT | JSON_REAL_PRECISION(10));
 		if (line)
 			printf("%s\n", line);
 		free(line);
 	} else if (json_is_true(ok)) {
-		if (!strcmp(argv[optind], "status") &&
+		if (!strcmp(cur_cmd, "status") &&
 		    json_object_get(reply, "program"))
 			print_status(reply);
-		else {
-			set_view(argv[optind]);
+		else if (!strcmp(cur_cmd, "sip"))
+			print_sip(reply);
+		else
 			print_generic(reply, NULL);
-		}
 	}
 	if (!json_is_true(ok)) {
 		const char *msg = json_string_value(json_object_get(reply,

@@ -103,6 +103,7 @@ static int mgw_start(struct gw_daemon *d, const struct gw_conf *conf)
 	mc.rtp_port_max = (uint16_t)mg->rtp_port_max;
 	mc.tone_country = country;
 	mc.ec_tail_ms = (unsigned)mg->ec_tail_ms;
+	mc.ec_off = !mg->echo_cancel;
 	mc.rtp_timeout_ms = (unsigned)mg->rtp_timeout_ms;
 	err = mg_model_alloc(&model, &mc);
 	if (err)

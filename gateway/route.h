@@ -77,6 +77,8 @@ struct gw_trunk_conf {
 	long long port;
 	int transport;		/* enum gw_sip_transport */
 	char *failover;		/* "t2 t3": tried in order after this one */
+	long long keepalive_s;	/* OPTIONS every N s; 0: none */
+	long long keepalive_failures;	/* unanswered in a row: down */
 };
 
 extern const char *const gw_route_plan_names[];	/* "keep", "unknown", ... */

@@ -6,6 +6,7 @@
 
 #define GW_LOG_MOD "sip"
 #include "gw.h"
+#include "route.h"
 #include "sip/sip.h"
 
 /*
@@ -20,6 +21,7 @@ static struct {
 	const struct gw_conf *conf;	/* the running one, for users */
 	char **acl;
 	size_t nacl;
+	char regname[16][64];		/* for the registrations' logs */
 } sg;
 
 struct sip_ua *gw_sip_ua(void)
@@ -131,6 +133,91 @@ static int set_auth(const struct gw_sip_conf *sc)
 	return sip_ua_set_auth(sg.ua, &ac);
 }
 
+static void peer_state(struct sip_peer *peer, const struct sip_peer_info *i,
+		       void *arg)
+{
+	(void)peer;
+	(void)arg;
+	GW_INFO("trunk %s: %s", i->name, sip_peer_state_name(i->state));
+}
+
+/* [trunk NAME] keepalive_s: OPTIONS to the trunk (RFC 3261 s.11);
+ * routing skips one that is down. */
+static int add_peers(const struct gw_conf *conf)
+{
+	const struct gw_trunk_conf *t;
+	const char *name;
+	size_t i;
+	int err;
+
+	for (i = 0; (t = gw_conf_trunk(conf, i, &name)); i++) {
+		struct sip_peer_conf pc = {0};
+		struct sip_peer *p;
+
+		if (!t->keepalive_s)
+			continue;
+		pc.name = name;
+		pc.host = t->host;
+		pc.port = (unsigned)t->port;
+		pc.transport = t->transport == GW_SIP_TCP ? SIP_TCP :
+			t->transport == GW_SIP_TLS ? SIP_TLS : SIP_UDP;
+		pc.interval_s = (unsigned)t->keepalive_s;
+		pc.max_failures = (unsigned)t->keepalive_failures;
+		err = sip_peer_add(&p, sg.ua, &pc, peer_state, NULL);
+		if (err) {
+			GW_ERR("trunk %s: keepalive: %s", name, strerror(err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+static void reg_state(struct sip_reg *reg, const struct sip_reg_info *i,
+		      void *arg)
+{
+	(void)reg;
+	GW_INFO("registration %s: %s (last status %u)", (const char *)arg,
+		sip_reg_state_name(i->state), i->last_status);
+}
+
+/* [register NAME]: bindings we keep at providers. */
+static int add_registrations(const struct gw_conf *conf)
+{
+	const struct gw_register_conf *r;
+	const char *name;
+	size_t i;
+	int err;
+
+	for (i = 0; (r = gw_conf_register(conf, i, &name)); i++) {
+		struct sip_reg_conf rc = {0};
+		struct sip_reg *reg;
+
+		if (i == sizeof(sg.regname) / sizeof(sg.regname[0])) {
+			GW_ERR("more than %zu [register] sections", i);
+			return E2BIG;
+		}
+		snprintf(sg.regname[i], sizeof(sg.regname[i]), "%s", name);
+		rc.name = name;
+		rc.registrar = r->registrar;
+		rc.aor = r->aor;
+		rc.auth_user = r->user[0] ? r->user : NULL;
+		rc.auth_password = r->password[0] ? r->password : NULL;
+		rc.expires_s = (unsigned)r->expires_s;
+		err = sip_reg_add(&reg, sg.ua, &rc, reg_state, sg.regname[i]);
+		if (err) {
+			GW_ERR("register %s: %s", name, strerror(err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/** Routing: a trunk whose keepalives go unanswered is skipped. */
+bool gw_sip_trunk_down(const char *name)
+{
+	return sg.ua && sip_peer_state(sg.ua, name) == SIP_PEER_DOWN;
+}
+
 static void cmd_sip(struct gw_ctl_req *req, json_t *msg, void *arg)
 {
 	(void)msg;
@@ -215,6 +302,11 @@ static int sip_start(struct gw_daemon *d, const struct gw_conf *conf)
 			goto out;
 		}
 	}
+	err = add_peers(conf);
+	if (!err)
+		err = add_registrations(conf);
+	if (err)
+		goto out;
 	gw_ctl_register(gw_daemon_ctl(d), "sip", cmd_sip, NULL,
 			"SIP: listeners, peers, registrations both ways");
  out:

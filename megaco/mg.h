@@ -472,6 +472,7 @@ struct mg_model_conf {
 	uint16_t rtp_port_min, rtp_port_max;
 	unsigned tone_country;	/* media_tone_country_parse */
 	unsigned ec_tail_ms;	/* 0: 64 */
+	bool ec_off;		/* tdmc/ec off unless the MGC turns it on */
 	unsigned rtp_timeout_ms;	/* nt/netfail after silence; 0: off */
 	unsigned max_contexts;	/* root/maxNumberOfContexts [1024] */
 };

@@ -370,7 +370,8 @@ static int ev_set_copy(struct ev_set *dst, const struct ev_set *src)
 static void term_reset(struct mg_term *t)
 {
 	t->mode = MODE_INACTIVE;
-	t->ec = t->kind == TERM_TDM;	/* tdmc/ec on by default for voice */
+	/* tdmc/ec: on by default for voice (E.13), unless provisioned */
+	t->ec = t->kind == TERM_TDM && !t->m->conf.ec_off;
 	t->gain = 0;
 	t->jit_ms = 0;
 	ev_set_clear(&t->ev);

@@ -517,6 +517,31 @@ struct mg_item *mg_item_add(struct mg_msg *msg, struct mg_item **listp,
 }
 
 /** Give it the value "= vtok" (vtok set) or "= word" (printf-style). */
+/*
+ * Annex B's quotedString has no escapes: DQUOTE *(SafeChar / RestChar /
+ * WSP) DQUOTE, i.e. HTAB and the printable ASCII characters except '"'.
+ * The builders replace what cannot be written, rather than refuse it:
+ * the values and texts they take come from names, configuration and
+ * peers' messages, and one odd character must not cost a reply.  '"'
+ * becomes '\'' and any other byte outside the set (controls, DEL,
+ * non-ASCII) becomes '?'.  Returns how many were replaced.
+ */
+static unsigned quotable(char *s)
+{
+	unsigned n = 0;
+
+	for (; *s; s++) {
+		if (*s == '"') {
+			*s = '\'';
+			n++;
+		} else if (*s != '\t' && (*s < 0x20 || *s > 0x7e)) {
+			*s = '?';
+			n++;
+		}
+	}
+	return n;
+}
+
 struct mg_item *mg_item_set(struct mg_msg *msg, struct mg_item *it,
 			    enum mg_tok vtok, const char *fmt, ...)
 {
@@ -534,9 +559,10 @@ struct mg_item *mg_item_set(struct mg_msg *msg, struct mg_item *it,
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	quotable(buf);
 	it->val->s = mg_msg_strdup(msg, buf);
 	/* Annex B quotes what is not a plain word. */
-	it->val->quoted = strpbrk(buf, " \t,=;{}()[]\"") != NULL || !*buf;
+	it->val->quoted = strpbrk(buf, " \t,=;{}()[]") != NULL || !*buf;
 	return it->val->s ? it : NULL;
 }
 
@@ -550,5 +576,7 @@ struct mg_err *mg_err_new(struct mg_msg *msg, unsigned code, const char *text)
 	e->code = code;
 	if (text && !(e->text = mg_msg_strdup(msg, text)))
 		return NULL;
+	if (text)	/* arena copy: ours to clean (quotedString) */
+		quotable((char *)e->text);
 	return e;
 }

@@ -131,14 +131,29 @@ static void ctx_id(struct wr *w, uint32_t ctx)
 		put_u32(w, ctx);
 }
 
+/* Annex B quotedString, which has no escapes: a byte it cannot hold
+ * ('"', controls, non-ASCII) is written as the builders of msg.c
+ * replace it, so that a hand-made tree still gives valid text. */
+static void quoted(struct wr *w, const char *s)
+{
+	putc_(w, '"');
+	for (; *s; s++) {
+		if (*s == '"')
+			putc_(w, '\'');
+		else if (*s != '\t' && (*s < 0x20 || *s > 0x7e))
+			putc_(w, '?');
+		else
+			putc_(w, *s);
+	}
+	putc_(w, '"');
+}
+
 static void word(struct wr *w, const struct mg_word *v)
 {
 	if (v->tok) {
 		tok(w, v->tok);
 	} else if (v->quoted) {
-		putc_(w, '"');
-		puts_(w, v->s);
-		putc_(w, '"');
+		quoted(w, v->s);
 	} else {
 		puts_(w, v->s);
 	}
@@ -230,11 +245,8 @@ static void error_desc(struct wr *w, const struct mg_err *e)
 	eq(w);
 	put_u32(w, e->code);
 	puts_(w, w->compact ? "{" : " { ");
-	if (e->text) {
-		putc_(w, '"');
-		puts_(w, e->text);
-		putc_(w, '"');
-	}
+	if (e->text)
+		quoted(w, e->text);
 	puts_(w, w->compact ? "}" : " }");
 }
 
@@ -420,22 +432,25 @@ int mg_text_encode_buf(char *buf, size_t size, size_t *lenp,
 int mg_text_encode(char **strp, const struct mg_msg *msg,
 		   enum mg_text_style style)
 {
-	size_t len = 0, size = 2048;
+	char tmp[2048];
+	size_t len = 0;
 	char *s;
 	int err;
 
 	if (!strp)
 		return EINVAL;
-	for (;;) {
-		s = gw_mem_alloc(size, NULL);
-		if (!s)
-			return ENOMEM;
-		err = mg_text_encode_buf(s, size - 1, &len, msg, style);
-		if (err != EOVERFLOW)
-			break;
-		gw_mem_deref(s);
-		size = len + 1;
-	}
+	/* Sized to fit: a transaction layer keeps replies for LONG-TIMER
+	 * (H.248.1 D.1.1), so the slack of a guessed size would stay. */
+	err = mg_text_encode_buf(tmp, sizeof(tmp) - 1, &len, msg, style);
+	if (err && err != EOVERFLOW)
+		return err;
+	s = gw_mem_alloc(len + 1, NULL);
+	if (!s)
+		return ENOMEM;
+	if (!err)
+		memcpy(s, tmp, len);
+	else
+		err = mg_text_encode_buf(s, len, &len, msg, style);
 	if (err) {
 		gw_mem_deref(s);
 		return err;

@@ -29,10 +29,13 @@
  * retransmit only every rto_max_ms, which makes the responder repeat its
  * Pending while it still works.
  *
- * Requests we received (struct tsx_in), by (peer MID, TransactionID)
- * (D.1.1): executing, replied (the encoded reply kept for
- * long_timer_ms), or acknowledged (reply dropped, id kept for the rest
- * of long_timer_ms so late repetitions are discarded, D.1.2.2).  A
+ * Requests we received, by (peer MID, TransactionID) (D.1.1): a table
+ * per peer keyed by id that grows and shrinks with its load (struct
+ * tsx_peer).  An entry is executing (struct tsx_in), replied (the
+ * encoded reply alone, kept for long_timer_ms) or acknowledged (reply
+ * dropped, the id kept for the rest of long_timer_ms so late
+ * repetitions are discarded, D.1.2.2).  The replies we get to our own
+ * requests are acknowledged in turn (TransactionResponseAck, below).  A
  * repetition of one executing gets Pending; one replied gets the stored
  * reply, sent again without executing anything.  Pending also goes out
  * by itself pending_ms (normalMGExecutionTime) after a request arrived
@@ -61,8 +64,9 @@
 #define HASH_SIZE	1024u
 #define TPKT_HDR	4	/* RFC 1006: version 3, 0, length (BE16) */
 #define RX_BURST	64	/* datagrams per wake-up, for fairness */
-
-enum in_state { IN_EXEC, IN_REPLIED, IN_ACKED };
+#define SLOT_MIN_BITS	6	/* a peer's table: 64 slots at least */
+#define ACK_MAX		32	/* id ranges in one TransactionResponseAck */
+#define ACK_DELAY_MS	50	/* an ack waits this long for a request */
 
 struct tsx_out {
 	struct tsx_out *next;		/* ep->out[] chain; holds a ref */
@@ -80,19 +84,51 @@ struct tsx_out {
 	struct gw_tmr tmr;
 };
 
+/* A received request while it executes (the slot holds the ref). */
 struct tsx_in {
-	struct tsx_in *next;		/* ep->in[] chain; holds a ref */
 	struct mg_tsx_ep *ep;		/* borrowed */
-	char *mid;			/* the peer's MID */
+	struct tsx_peer *peer;		/* borrowed; kept while we live */
 	uint32_t id;
 	unsigned version;		/* of the request: we answer in it */
-	enum in_state state;
 	struct mg_addr src;		/* where the last copy came from */
-	struct mg_tsx_req *req;		/* borrowed; while executing */
+	struct mg_tsx_req *req;		/* borrowed */
 	bool pending_sent;
-	char *reply;			/* REPLIED: the encoded reply */
-	size_t rlen;
-	struct gw_tmr tmr;
+	struct gw_tmr tmr;		/* pending_ms: Pending */
+};
+
+/*
+ * One received TransactionID in its peer's table: executing (expire 0,
+ * p the struct tsx_in), replied (p the encoded reply, rlen bytes, as it
+ * went out) or acknowledged (p NULL: the id alone) until expire.
+ */
+struct in_slot {
+	uint32_t id;
+	uint32_t rlen;
+	uint64_t expire;		/* ms; 0 while executing */
+	void *p;			/* holds a ref */
+};
+
+struct in_exp {				/* the expiry queue, in reply order */
+	uint32_t id;
+	uint64_t expire;
+};
+
+/*
+ * The requests received from one MID (D.1.1 keys them by (MID, id); ids
+ * of different peers are independent): an open-addressing table keyed
+ * by id, linear probing, grown at 3/4 full and shrunk below 1/8, and a
+ * ring of (id, expiry) in reply order, so that one timer of the
+ * endpoint forgets the ids whose LONG-TIMER is over.
+ */
+struct tsx_peer {
+	struct tsx_peer *next;		/* ep->peers[] chain; holds a ref */
+	uint32_t hash;			/* of mid, case-folded */
+	struct in_slot *slot;		/* 2^bits of them, or NULL */
+	unsigned bits;
+	size_t n;			/* slots used */
+	struct in_exp *q;		/* ring of qcap (a power of 2) */
+	size_t qcap, qhead, qn;
+	char mid[];
 };
 
 struct mg_tsx_req {
@@ -122,8 +158,14 @@ struct mg_tsx_ep {
 	char *mid;
 	mg_tsx_req_h *reqh;
 	void *arg;
-	struct tsx_out *out[HASH_SIZE];
-	struct tsx_in *in[HASH_SIZE];
+	struct tsx_out *out[HASH_SIZE];	/* outstanding: a window */
+	struct tsx_peer **peers;	/* npb buckets (a power of 2) */
+	unsigned npb, npeers;
+	struct gw_tmr sweep;		/* forgets expired ids */
+	struct mg_addr ack_to;		/* acks to send there, soon */
+	struct mg_ack ack[ACK_MAX];
+	unsigned nack;
+	struct gw_tmr ack_tmr;
 	uint32_t next_id;
 	bool have_rtt;
 	int64_t aad, adev;		/* RTT estimate, ms */
@@ -426,6 +468,78 @@ static void out_tmr(void *arg)
 	out_arm(out, out->rto / 2 + rnd(ep, out->rto / 2 + 1));
 }
 
+/*
+ * TransactionResponseAck (D.1.2.2, s.8.2.3): every reply to a request of
+ * ours is acknowledged, so that the responder may drop the reply it
+ * keeps for repetitions (it still remembers the id for LONG-TIMER).
+ * The ack rides on the next message to the same peer, or goes alone
+ * ACK_DELAY_MS after the reply; consecutive ids share a range.  A reply
+ * with ImmAckRequired is acknowledged at once instead (on_reply).
+ */
+static bool addr_eq(const struct mg_addr *a, const struct mg_addr *b);
+
+static void ack_flush(struct mg_tsx_ep *ep)
+{
+	struct mg_trans t = {
+		.type = MG_TRANS_ACK, .nacks = ep->nack, .acks = ep->ack,
+	};
+
+	gw_tmr_cancel(&ep->ack_tmr);
+	if (!ep->nack)
+		return;
+	send_one(ep, &ep->ack_to, ep->conf.version, &t);
+	ep->nack = 0;
+}
+
+static void ack_tmr(void *arg)
+{
+	ack_flush(arg);
+}
+
+/* Queue an ack of id, merged into the ranges it touches (replies come
+ * in any order when several requests are outstanding). */
+static void ack_add(struct mg_tsx_ep *ep, const struct mg_addr *to,
+		    uint32_t id)
+{
+	struct mg_ack *a = NULL;
+	unsigned i;
+
+	if (ep->nack && !addr_eq(&ep->ack_to, to))
+		ack_flush(ep);
+	for (i = 0; i < ep->nack && !a; i++) {
+		if (id >= ep->ack[i].first && id <= ep->ack[i].last)
+			return;
+		if (id == ep->ack[i].last + 1 || id == ep->ack[i].first - 1)
+			a = &ep->ack[i];
+	}
+	if (a) {
+		if (id < a->first)
+			a->first = id;
+		else
+			a->last = id;
+		for (i = 0; i < ep->nack; i++) {	/* now touching? */
+			struct mg_ack *b = &ep->ack[i];
+
+			if (b == a || (b->first != a->last + 1 &&
+				       b->last + 1 != a->first))
+				continue;
+			if (b->first < a->first)
+				a->first = b->first;
+			if (b->last > a->last)
+				a->last = b->last;
+			*b = ep->ack[--ep->nack];
+			break;
+		}
+	} else {
+		if (ep->nack == ACK_MAX)
+			ack_flush(ep);
+		ep->ack_to = *to;
+		ep->ack[ep->nack++] = (struct mg_ack){ id, id };
+	}
+	if (!gw_tmr_running(&ep->ack_tmr))
+		gw_tmr_start(&ep->ack_tmr, ACK_DELAY_MS, ack_tmr, ep);
+}
+
 /**
  * Send the requests in msg (one or more Transaction trees, built by the
  * caller) to peer.  The endpoint sets the message's MID and version and
@@ -439,7 +553,8 @@ int mg_tsx_send(struct mg_tsx_ep *ep, const struct mg_addr *peer,
 		uint32_t *idp)
 {
 	struct tsx_out *list = NULL, *out, *next;
-	struct mg_trans *t;
+	struct mg_trans *t, ackt = { .type = MG_TRANS_ACK };
+	bool acks, single;
 	uint32_t first = 0;
 	uint64_t now;
 	size_t len;
@@ -456,6 +571,8 @@ int mg_tsx_send(struct mg_tsx_ep *ep, const struct mg_addr *peer,
 	if (!msg->mid)
 		return ENOMEM;
 	msg->version = ep->conf.version;
+	acks = ep->nack && addr_eq(&ep->ack_to, peer);
+	single = !msg->trans->next;
 	now = gw_now_ms();
 	for (t = msg->trans; t; t = t->next) {
 		if (ep->next_id == 0)	/* 0 names undecodable requests */
@@ -479,11 +596,30 @@ int mg_tsx_send(struct mg_tsx_ep *ep, const struct mg_addr *peer,
 		out->sent_ms = now;
 		out->deadline = now + ep->conf.tmax_ms;
 		out->rto = ep->conf.tcp ? ep->conf.tmax_ms : rto_estimate(ep);
+		if (acks && single)
+			break;	/* its copy is the message, acks and all */
 		err = encode_one(ep, msg->version, t, &out->buf, &out->len);
 		if (err)
 			goto out;
 	}
-	if (msg->trans->next) {
+	if (acks) {	/* piggy-backed (D.1.2.2); msg is left as it was */
+		ackt.nacks = ep->nack;
+		ackt.acks = ep->ack;
+		for (t = msg->trans; t->next; t = t->next)
+			;
+		t->next = &ackt;
+		err = mg_text_encode(&buf, msg, ep->conf.style);
+		t->next = NULL;
+		if (err)
+			goto out;
+		len = strlen(buf);
+		if (single) {	/* repeating the ack does no harm */
+			list->buf = gw_mem_ref(buf);
+			list->len = len;
+		}
+		ep->nack = 0;
+		gw_tmr_cancel(&ep->ack_tmr);
+	} else if (!single) {
 		err = mg_text_encode(&buf, msg, ep->conf.style);
 		if (err)
 			goto out;
@@ -541,6 +677,8 @@ static void on_reply(struct mg_tsx_ep *ep, const struct mg_msg *msg,
 	}
 	if (!out->nrtx && !out->pending)
 		rtt_sample(ep, (int64_t)(gw_now_ms() - out->sent_ms));
+	if (!t->imm_ack)	/* before the handler: it may send next */
+		ack_add(ep, &out->peer, t->id);
 	out_finish(out, 0, t, msg);
 }
 
@@ -561,13 +699,243 @@ static void on_pending(struct mg_tsx_ep *ep, const struct mg_trans *t)
 /* Requests we receive                                                */
 /* ------------------------------------------------------------------ */
 
-static unsigned hash_in(const char *mid, uint32_t id)
+static uint32_t hash_mid(const char *mid)
 {
-	unsigned h = 2166136261u;
+	uint32_t h = 2166136261u;
 
 	for (; *mid; mid++)
 		h = (h ^ (unsigned char)(*mid | 0x20)) * 16777619u;
-	return (h ^ hash_id(id)) & (HASH_SIZE - 1);
+	return h;
+}
+
+static bool slot_empty(const struct in_slot *s)
+{
+	return !s->expire && !s->p;
+}
+
+/* Fibonacci hashing: consecutive ids, the usual case, spread evenly. */
+static size_t slot_home(const struct tsx_peer *p, uint32_t id)
+{
+	return (uint32_t)(id * 2654435761u) >> (32 - p->bits);
+}
+
+static struct in_slot *slot_find(const struct tsx_peer *p, uint32_t id)
+{
+	size_t mask, i;
+
+	if (!p->slot)
+		return NULL;
+	mask = ((size_t)1 << p->bits) - 1;
+	for (i = slot_home(p, id);; i = (i + 1) & mask) {
+		if (slot_empty(&p->slot[i]))
+			return NULL;
+		if (p->slot[i].id == id)
+			return &p->slot[i];
+	}
+}
+
+/* Rebuild the table with 2^bits slots; the slots move. */
+static int slot_resize(struct tsx_peer *p, unsigned bits)
+{
+	struct in_slot *old = p->slot;
+	size_t n = old ? (size_t)1 << p->bits : 0, mask, i, j;
+
+	p->slot = gw_mem_zalloc(sizeof(*p->slot) << bits, NULL);
+	if (!p->slot) {
+		p->slot = old;
+		return ENOMEM;
+	}
+	p->bits = bits;
+	mask = ((size_t)1 << bits) - 1;
+	for (i = 0; i < n; i++) {
+		if (slot_empty(&old[i]))
+			continue;
+		for (j = slot_home(p, old[i].id); !slot_empty(&p->slot[j]);
+		     j = (j + 1) & mask)
+			;
+		p->slot[j] = old[i];
+	}
+	gw_mem_deref(old);
+	return 0;
+}
+
+/* A free slot for id (not in the table), growing it at 3/4 full. */
+static struct in_slot *slot_insert(struct tsx_peer *p, uint32_t id)
+{
+	size_t mask, i;
+
+	if (!p->slot || (p->n + 1) * 4 > (size_t)3 << p->bits) {
+		if (slot_resize(p, p->slot ? p->bits + 1 : SLOT_MIN_BITS))
+			return NULL;
+	}
+	mask = ((size_t)1 << p->bits) - 1;
+	for (i = slot_home(p, id); !slot_empty(&p->slot[i]); i = (i + 1) & mask)
+		;
+	p->n++;
+	p->slot[i].id = id;
+	return &p->slot[i];
+}
+
+/* Empty s (its contents already released): linear probing's backward
+ * shift, so that no tombstones pile up. */
+static void slot_delete(struct tsx_peer *p, struct in_slot *s)
+{
+	size_t mask = ((size_t)1 << p->bits) - 1;
+	size_t i = (size_t)(s - p->slot), j = i, k;
+
+	for (;;) {
+		j = (j + 1) & mask;
+		if (slot_empty(&p->slot[j]))
+			break;
+		k = slot_home(p, p->slot[j].id);
+		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+			continue;	/* already between its home and j */
+		p->slot[i] = p->slot[j];
+		i = j;
+	}
+	memset(&p->slot[i], 0, sizeof(p->slot[i]));
+	p->n--;
+}
+
+static void peer_destroy(void *data)
+{
+	struct tsx_peer *p = data;
+
+	gw_mem_deref(p->slot);
+	gw_mem_deref(p->q);
+}
+
+static int peers_grow(struct mg_tsx_ep *ep)
+{
+	unsigned nb = ep->npb ? ep->npb * 2 : 8, i;
+	struct tsx_peer **b, *p, *next;
+
+	b = gw_mem_zalloc(nb * sizeof(*b), NULL);
+	if (!b)
+		return ENOMEM;
+	for (i = 0; i < ep->npb; i++) {
+		for (p = ep->peers[i]; p; p = next) {
+			next = p->next;
+			p->next = b[p->hash & (nb - 1)];
+			b[p->hash & (nb - 1)] = p;
+		}
+	}
+	gw_mem_deref(ep->peers);
+	ep->peers = b;
+	ep->npb = nb;
+	return 0;
+}
+
+/* The table of the peer with MID mid; a new one if create is set.
+ * NULL when there is none, or on ENOMEM. */
+static struct tsx_peer *peer_get(struct mg_tsx_ep *ep, const char *mid,
+				 bool create)
+{
+	uint32_t h = hash_mid(mid);
+	struct tsx_peer *p;
+	size_t n;
+
+	for (p = ep->npb ? ep->peers[h & (ep->npb - 1)] : NULL; p;
+	     p = p->next) {
+		if (p->hash == h && !strcasecmp(p->mid, mid))
+			return p;
+	}
+	if (!create || (ep->npeers >= ep->npb && peers_grow(ep)))
+		return NULL;
+	n = strlen(mid);
+	p = gw_mem_zalloc(sizeof(*p) + n + 1, peer_destroy);
+	if (!p)
+		return NULL;
+	memcpy(p->mid, mid, n + 1);
+	p->hash = h;
+	p->next = ep->peers[h & (ep->npb - 1)];
+	ep->peers[h & (ep->npb - 1)] = p;
+	ep->npeers++;
+	return p;
+}
+
+static void sweep_tmr(void *arg);
+
+static void sweep_arm(struct mg_tsx_ep *ep)
+{
+	unsigned ms = ep->conf.long_timer_ms / 8;
+
+	if (gw_tmr_running(&ep->sweep))
+		return;
+	gw_tmr_start(&ep->sweep, ms < 10 ? 10 : ms > 1000 ? 1000 : ms,
+		     sweep_tmr, ep);
+}
+
+/* Remember that id was answered: it leaves the table once LONG-TIMER is
+ * over.  The queue is in reply order, hence in expiry order. */
+static int expiry_push(struct mg_tsx_ep *ep, struct tsx_peer *p,
+		       uint32_t id, uint64_t expire)
+{
+	struct in_exp *q;
+	size_t cap = p->qcap ? p->qcap * 2 : 64, i;
+
+	if (p->qn == p->qcap) {
+		q = gw_mem_alloc(cap * sizeof(*q), NULL);
+		if (!q)
+			return ENOMEM;
+		for (i = 0; i < p->qn; i++)
+			q[i] = p->q[(p->qhead + i) & (p->qcap - 1)];
+		gw_mem_deref(p->q);
+		p->q = q;
+		p->qcap = cap;
+		p->qhead = 0;
+	}
+	p->q[(p->qhead + p->qn) & (p->qcap - 1)] =
+		(struct in_exp){ .id = id, .expire = expire };
+	p->qn++;
+	sweep_arm(ep);
+	return 0;
+}
+
+/* Forget the answered ids whose LONG-TIMER is over, give the memory of
+ * a table that emptied back, and drop the peers with nothing left. */
+static void sweep_tmr(void *arg)
+{
+	struct mg_tsx_ep *ep = arg;
+	uint64_t now = gw_now_ms();
+	struct tsx_peer **pp, *p;
+	struct in_slot *s;
+	struct in_exp *e;
+	unsigned i, bits;
+	bool more = false;
+
+	for (i = 0; i < ep->npb; i++) {
+		for (pp = &ep->peers[i]; (p = *pp);) {
+			while (p->qn) {
+				e = &p->q[p->qhead];
+				if (e->expire > now)
+					break;
+				s = slot_find(p, e->id);
+				if (s && s->expire && s->expire <= now) {
+					gw_mem_deref(s->p);
+					s->p = NULL;
+					slot_delete(p, s);
+				}
+				p->qhead = (p->qhead + 1) & (p->qcap - 1);
+				p->qn--;
+			}
+			if (!p->n && !p->qn) {
+				*pp = p->next;
+				ep->npeers--;
+				gw_mem_deref(p);
+				continue;
+			}
+			for (bits = p->bits; bits > SLOT_MIN_BITS &&
+			     p->n * 8 < (size_t)1 << bits; bits--)
+				;
+			if (bits + 1 < p->bits)	/* hysteresis: 1/8 .. 3/4 */
+				slot_resize(p, bits + 1);
+			more = more || p->qn;
+			pp = &p->next;
+		}
+	}
+	if (more)
+		sweep_arm(ep);
 }
 
 static void in_destroy(void *data)
@@ -575,45 +943,24 @@ static void in_destroy(void *data)
 	struct tsx_in *in = data;
 
 	gw_tmr_cancel(&in->tmr);
-	gw_mem_deref(in->mid);
-	gw_mem_deref(in->reply);
 }
 
-static struct tsx_in *in_find(struct mg_tsx_ep *ep, const char *mid,
-			      uint32_t id)
-{
-	struct tsx_in *in;
-
-	for (in = ep->in[hash_in(mid, id)]; in; in = in->next) {
-		if (in->id == id && !strcasecmp(in->mid, mid))
-			return in;
-	}
-	return NULL;
-}
-
+/* Forget an executing request left unanswered. */
 static void in_forget(struct tsx_in *in)
 {
-	struct tsx_in **pp = &in->ep->in[hash_in(in->mid, in->id)];
+	struct in_slot *s = slot_find(in->peer, in->id);
 
-	for (; *pp; pp = &(*pp)->next) {
-		if (*pp == in) {
-			*pp = in->next;
-			break;
-		}
-	}
+	if (s && !s->expire && s->p == in)
+		slot_delete(in->peer, s);
 	gw_mem_deref(in);
 }
 
+/* Outlasted normalMGExecutionTime: Pending, then IA (s.8.2.3). */
 static void in_tmr(void *arg)
 {
 	struct tsx_in *in = arg;
 
-	if (in->state != IN_EXEC) {	/* LONG-TIMER is over */
-		in_forget(in);
-		return;
-	}
-	/* outlasted normalMGExecutionTime: Pending, then IA (s.8.2.3) */
-	GW_DBG("transaction %u from %s: pending", in->id, in->mid);
+	GW_DBG("transaction %u from %s: pending", in->id, in->peer->mid);
 	in->pending_sent = true;
 	send_pending(in->ep, &in->src, in->version, in->id);
 }
@@ -632,30 +979,37 @@ static void req_destroy(void *data)
 static void on_request(struct mg_tsx_ep *ep, struct mg_msg *msg,
 		       const struct mg_trans *t, const struct mg_addr *src)
 {
-	struct mg_tsx_req *req;
-	struct tsx_in *in;
-	unsigned h;
+	struct mg_tsx_req *req = NULL;
+	struct tsx_in *in = NULL;
+	struct tsx_peer *p;
+	struct in_slot *s;
 
-	in = in_find(ep, msg->mid, t->id);
-	if (in) {
+	p = peer_get(ep, msg->mid, false);
+	s = p ? slot_find(p, t->id) : NULL;
+	if (s && s->expire && s->expire <= gw_now_ms()) {
+		gw_mem_deref(s->p);	/* LONG-TIMER is over: a new one */
+		s->p = NULL;
+		slot_delete(p, s);
+		s = NULL;
+	}
+	if (s && !s->expire) {
+		in = s->p;
+		GW_DBG("transaction %u from %s: repeated while executing",
+		       t->id, msg->mid);
 		in->src = *src;
-		switch (in->state) {
-		case IN_EXEC:
-			GW_DBG("transaction %u from %s: repeated while "
-			       "executing", t->id, msg->mid);
-			in->pending_sent = true;
-			send_pending(ep, src, in->version, t->id);
-			break;
-		case IN_REPLIED:
-			GW_DBG("transaction %u from %s: repeated, answered "
-			       "from the stored reply", t->id, msg->mid);
-			send_raw(ep, src, in->reply, in->rlen);
-			break;
-		case IN_ACKED:
-			GW_DBG("transaction %u from %s: late repetition "
-			       "dropped", t->id, msg->mid);
-			break;
-		}
+		in->pending_sent = true;
+		send_pending(ep, src, in->version, t->id);
+		return;
+	}
+	if (s && s->p) {
+		GW_DBG("transaction %u from %s: repeated, answered from the "
+		       "stored reply", t->id, msg->mid);
+		send_raw(ep, src, s->p, s->rlen);
+		return;
+	}
+	if (s) {
+		GW_DBG("transaction %u from %s: late repetition dropped",
+		       t->id, msg->mid);
 		return;
 	}
 	if (!ep->reqh) {
@@ -663,26 +1017,28 @@ static void on_request(struct mg_tsx_ep *ep, struct mg_msg *msg,
 			   "Not Implemented");
 		return;
 	}
-	in = gw_mem_zalloc(sizeof(*in), in_destroy);
-	req = gw_mem_zalloc(sizeof(*req), req_destroy);
-	if (in)
-		in->mid = gw_mem_strdup(msg->mid);
-	if (!in || !req || !in->mid) {
+	if (!p)
+		p = peer_get(ep, msg->mid, true);
+	if (p) {
+		in = gw_mem_zalloc(sizeof(*in), in_destroy);
+		req = gw_mem_zalloc(sizeof(*req), req_destroy);
+	}
+	s = in && req ? slot_insert(p, t->id) : NULL;
+	if (!s) {
 		gw_mem_deref(in);
 		gw_mem_deref(req);
 		GW_LOG_LIMITED(GW_LOG_ERR, "no memory for a transaction");
 		return;		/* the repetition may fare better */
 	}
+	s->expire = 0;
+	s->p = in;
 	gw_tmr_init(&in->tmr);
 	in->ep = ep;
+	in->peer = p;
 	in->id = t->id;
 	in->version = msg->version;
 	in->src = *src;
-	in->state = IN_EXEC;
 	in->req = req;
-	h = hash_in(in->mid, in->id);
-	in->next = ep->in[h];
-	ep->in[h] = in;
 	gw_tmr_start(&in->tmr, ep->conf.pending_ms, in_tmr, in);
 	req->ep = ep;
 	req->in = in;
@@ -692,12 +1048,17 @@ static void on_request(struct mg_tsx_ep *ep, struct mg_msg *msg,
 	ep->reqh(req, t, msg, ep->arg);
 }
 
-/* Answer req with t (a Reply tree) and release req. */
+/* Answer req with t (a Reply tree) and release req.  The executing
+ * entry becomes the stored reply, encoded once, and nothing else. */
 static int answer(struct mg_tsx_req *req, const struct mg_trans *t)
 {
 	struct tsx_in *in = req->in;
 	struct mg_tsx_ep *ep = req->ep;
+	struct in_slot *s;
 	struct mg_trans r;
+	uint64_t expire;
+	size_t rlen = 0;
+	char *reply = NULL;
 	int err;
 
 	if (!in || !ep) {	/* the endpoint went away meanwhile */
@@ -707,7 +1068,7 @@ static int answer(struct mg_tsx_req *req, const struct mg_trans *t)
 	r = *t;
 	r.id = in->id;
 	r.imm_ack = r.imm_ack || in->pending_sent;
-	err = encode_one(ep, in->version, &r, &in->reply, &in->rlen);
+	err = encode_one(ep, in->version, &r, &reply, &rlen);
 	if (err) {
 		struct mg_err e = { 500, "Internal software failure" };
 
@@ -715,17 +1076,28 @@ static int answer(struct mg_tsx_req *req, const struct mg_trans *t)
 		       strerror(err));
 		r.err = &e;
 		r.actions = NULL;
-		if (encode_one(ep, in->version, &r, &in->reply, &in->rlen)) {
+		if (encode_one(ep, in->version, &r, &reply, &rlen)) {
 			gw_mem_deref(req);	/* forgets it */
 			return err;
 		}
 	}
-	send_raw(ep, &in->src, in->reply, in->rlen);
-	in->state = IN_REPLIED;
-	in->req = NULL;
-	req->in = NULL;
-	gw_tmr_start(&in->tmr, ep->conf.long_timer_ms, in_tmr, in);
-	gw_mem_deref(req);
+	send_raw(ep, &in->src, reply, rlen);
+	s = slot_find(in->peer, in->id);
+	expire = gw_now_ms() + ep->conf.long_timer_ms;
+	if (!expire)
+		expire = 1;
+	if (s && s->p == in &&
+	    !expiry_push(ep, in->peer, in->id, expire)) {
+		s->p = reply;
+		s->rlen = (uint32_t)rlen;
+		s->expire = expire;
+		reply = NULL;
+		in->req = NULL;
+		req->in = NULL;
+		gw_mem_deref(in);
+	}
+	gw_mem_deref(reply);
+	gw_mem_deref(req);	/* not kept (ENOMEM): forgets it */
 	return err;
 }
 
@@ -756,8 +1128,9 @@ int mg_tsx_reply(struct mg_tsx_req *req, struct mg_msg *reply)
 }
 
 /**
- * Answer req with Error = code { "text" } (text may be NULL; it must not
- * hold '"').  Releases req.  Returns 0 or ECANCELED.
+ * Answer req with Error = code { "text" } (text may be NULL; what an
+ * Annex B quotedString cannot hold, '"' first, is written replaced, see
+ * text_enc.c).  Releases req.  Returns 0 or ECANCELED.
  */
 int mg_tsx_reply_error(struct mg_tsx_req *req, unsigned code,
 		       const char *text)
@@ -776,46 +1149,49 @@ const struct mg_addr *mg_tsx_req_peer(const struct mg_tsx_req *req)
 	return req ? &req->src : NULL;
 }
 
-static void ack_one(struct tsx_in *in)
+/* Drop a stored reply; the id stays until its LONG-TIMER is over. */
+static void ack_slot(struct tsx_peer *p, struct in_slot *s)
 {
-	if (in->state != IN_REPLIED)
-		return;		/* executing: the ack is early; ignore */
-	GW_DBG("transaction %u from %s: reply acknowledged", in->id,
-	       in->mid);
-	in->state = IN_ACKED;
-	in->reply = gw_mem_deref(in->reply);
-	in->rlen = 0;
+	if (!s->expire || !s->p)
+		return;		/* executing (the ack is early) or done */
+	GW_DBG("transaction %u from %s: reply acknowledged", s->id, p->mid);
+	s->p = gw_mem_deref(s->p);
+	s->rlen = 0;
 }
 
-/* TransactionResponseAck (D.1.2.2): drop the stored replies early. */
+/* TransactionResponseAck (D.1.2.2): drop the stored replies early.  An
+ * ack of ids we no longer know (older than LONG-TIMER, or from before a
+ * restart) is ignored. */
 static void on_ack(struct mg_tsx_ep *ep, const struct mg_msg *msg,
 		   const struct mg_trans *t)
 {
-	struct tsx_in *in;
+	struct tsx_peer *p = peer_get(ep, msg->mid, false);
+	struct in_slot *s;
 	uint32_t id, first, last;
-	unsigned i, h;
+	size_t i, j, cap;
 
+	if (!p || !p->slot)
+		return;
+	cap = (size_t)1 << p->bits;
 	for (i = 0; i < t->nacks; i++) {
 		first = t->acks[i].first;
 		last = t->acks[i].last;
 		if (first > last)
 			continue;
-		if (last - first < 64) {
+		if (last - first < cap) {
 			for (id = first;; id++) {
-				in = in_find(ep, msg->mid, id);
-				if (in)
-					ack_one(in);
+				s = slot_find(p, id);
+				if (s)
+					ack_slot(p, s);
 				if (id == last)
 					break;
 			}
 			continue;
 		}
-		for (h = 0; h < HASH_SIZE; h++) {
-			for (in = ep->in[h]; in; in = in->next) {
-				if (in->id >= first && in->id <= last &&
-				    !strcasecmp(in->mid, msg->mid))
-					ack_one(in);
-			}
+		for (j = 0; j < cap; j++) {
+			s = &p->slot[j];
+			if (!slot_empty(s) && s->id >= first && s->id <= last)
+				ack_slot(p, s);
 		}
 	}
 }
@@ -1165,10 +1541,14 @@ static void ep_destroy(void *data)
 {
 	struct mg_tsx_ep *ep = data;
 	struct tsx_out *out;
+	struct tsx_peer *p;
 	struct tsx_in *in;
 	struct tcp_conn *c;
 	unsigned h;
+	size_t i;
 
+	gw_tmr_cancel(&ep->sweep);
+	gw_tmr_cancel(&ep->ack_tmr);
 	if (ep->fd >= 0) {
 		gw_fd_close(ep->fd);
 		close(ep->fd);
@@ -1180,15 +1560,22 @@ static void ep_destroy(void *data)
 			ep->out[h] = out->next;
 			gw_mem_deref(out);
 		}
-		while ((in = ep->in[h])) {
-			ep->in[h] = in->next;
-			if (in->req) {	/* its owner still holds req */
-				in->req->in = NULL;
-				in->req->ep = NULL;
+	}
+	for (h = 0; h < ep->npb; h++) {
+		while ((p = ep->peers[h])) {
+			ep->peers[h] = p->next;
+			for (i = 0; p->slot && i < (size_t)1 << p->bits; i++) {
+				in = p->slot[i].expire ? NULL : p->slot[i].p;
+				if (in && in->req) {	/* its owner holds req */
+					in->req->in = NULL;
+					in->req->ep = NULL;
+				}
+				gw_mem_deref(p->slot[i].p);
 			}
-			gw_mem_deref(in);
+			gw_mem_deref(p);
 		}
 	}
+	gw_mem_deref(ep->peers);
 	gw_mem_deref(ep->mid);
 	gw_mem_deref(ep->rxbuf);
 }
@@ -1213,6 +1600,8 @@ int mg_tsx_ep_alloc(struct mg_tsx_ep **epp, const struct mg_addr *local,
 	if (!ep)
 		return ENOMEM;
 	ep->fd = -1;
+	gw_tmr_init(&ep->sweep);
+	gw_tmr_init(&ep->ack_tmr);
 	ep->conf = *conf;
 	ep->conf.mid = NULL;
 #define DEF(f, v) do { if (!ep->conf.f) ep->conf.f = (v); } while (0)

@@ -24,11 +24,13 @@ tap = Tap()
 SCEN = os.path.join(SRC, "tests", "integration", "sipp")
 
 
-def gateway():
+def gateway(mg_extra=""):
     """pstnsim and the gateway in one run directory; the PBX trunk (a
-    SIPp UAS when a test starts one) on its own port."""
+    SIPp UAS when a test starts one) on its own port.  mg_extra: more
+    [mg] settings."""
     pbx = free_port("udp", 12400, 400)
-    conf = DEFAULT_CONF + SPANS_CONF + f"""
+    conf = DEFAULT_CONF.replace("[mg]\n", "[mg]\n" + mg_extra) + \
+        SPANS_CONF + f"""
 [trunk pbx]
 host = 127.0.0.1
 port = {pbx}
@@ -400,6 +402,109 @@ def blind_transfer_moves_the_pstn_party():
     gw.ctl_json("call", "action=hangup", f"call={calls[0]['id']}")
     uas.communicate(timeout=30)
     wait_idle(gw, sim)
+
+
+@tap.test
+def originate_rings_the_pstn_then_sip():
+    """Click to call: pstnsim's milliwatt line first, then the PBX; the
+    PBX hears the tone once both answered."""
+    gw, sim = gateway()
+    pbx_peer = rtp.RtpPeer()
+    uas = sipp(["-sf", os.path.join(SCEN, "gw_uas.xml"), "-p",
+                str(gw.pbx), "-m", "1", "-key", "rtp_port",
+                str(pbx_peer.port)])
+    time.sleep(0.5)
+    r = gw.ctl_json("originate", "pstn=2000",
+                    f"sip=sip:7001@127.0.0.1:{gw.pbx}", "from=5551000")
+    check(r.get("ok") and r.get("call"), r)
+    check(heard(pbx_peer, 1), "the PBX does not hear the PSTN party")
+    f = rtp.dominant_freq(pbx_peer.audio()[-4000:])
+    print(f"# originated call: the PBX hears {f:.1f} Hz")
+    check(abs(f - 1004) <= 2, f)
+    gw.ctl_json("call", "action=hangup", f"call={r['call']}")
+    out, _ = uas.communicate(timeout=30)
+    check(uas.returncode == 0, out[-1500:])
+    cdr = last_cdr(gw)
+    check(cdr.get("disposition") == "ANSWERED", cdr)
+    wait_idle(gw, sim)
+
+
+def learn_remote(peer):
+    """The MG's RTP address, from the source of what it sends."""
+    import socket as so
+    peer.sock.setblocking(True)
+    peer.sock.settimeout(5)
+    data, addr = peer.sock.recvfrom(2048)
+    peer.sock.setblocking(False)
+    peer.remote = addr
+
+
+@tap.test
+def dtmf_both_ways_through_the_gateway():
+    """RFC 4733 digits from SIP reach the line in-band (pstnsim's 3000
+    hears them and plays them back), and come back as RFC 4733 events,
+    each exactly once.  pstnsim plays each digit back within the echo
+    canceller's tail, where a canceller rightly takes it for echo: this
+    gateway's MG leaves tdmc/ec off unless told."""
+    gw, sim = gateway("echo_cancel = no\n")
+    peer = rtp.RtpPeer()
+    t = threading.Thread(target=lambda: sipp_call(
+        gw, "gw_call.xml", "3000", "-key", "rtp_port", str(peer.port),
+        "-d", "6000"))
+    t.start()
+    learn_remote(peer)
+    peer.stream_silence(0.5)
+    digits = "1234567890*#"
+    peer.send_digits(digits, 100, 150)
+    peer.stream_silence(2.0)
+    heard_line = [c for c in sim.calls() if c["called"] == "3000"][-1] \
+        .get("observations", {}).get("digits", "")
+    back = peer.digits()
+    print(f"# sent {digits}; the line heard {heard_line!r}; back {back!r}")
+    check(heard_line == digits, heard_line)
+    check(back == digits, back)
+    t.join(30)
+    wait_idle(gw, sim)
+
+
+@tap.test
+def reload_keeps_calls_and_events_stream():
+    """A new dial plan applies to new calls only; the call in progress
+    goes on.  A subscriber sees the calls' events as JSON lines."""
+    import json as js
+    from harness import connect_unix
+    gw, sim = gateway()
+    sub = connect_unix(gw.socket)
+    sub.sendall(b'{"cmd":"subscribe"}\n')
+    peer = rtp.RtpPeer()
+    t = threading.Thread(target=lambda: sipp_call(
+        gw, "gw_call.xml", "2000", "-key", "rtp_port", str(peer.port),
+        "-d", "3000"))
+    t.start()
+    check(heard(peer, 1), "no audio")
+    # the new plan sends nothing to the spans: 404 / cause 1 for new calls
+    with open(gw.conf) as f:
+        text = f.read()
+    gw.write_conf(text.replace("match = any\nfrom = addr:127.0.0.0/8",
+                               "match = 9\nfrom = addr:127.0.0.0/8"))
+    r = gw.ctl_json("reload")
+    check(r.get("ok"), r)
+    rc, out = sipp_call(gw, reject_scenario(404, 1), "2000")
+    check(rc == 0, "the new dial plan is not in effect", out[-1500:])
+    check(heard(peer, 2), "the call in progress lost its audio")
+    t.join(30)
+    sub.settimeout(5)
+    lines = b""
+    while lines.count(b"\n") < 4:
+        try:
+            lines += sub.recv(65536)
+        except OSError:
+            break
+    evs = [js.loads(x) for x in lines.decode().splitlines() if x]
+    what = [e.get("what") for e in evs if e.get("event") == "call"]
+    print(f"# events: {what}")
+    check("new" in what and "answered" in what and "ended" in what, evs)
+    sub.close()
 
 
 if __name__ == "__main__":
