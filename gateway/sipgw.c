@@ -116,14 +116,12 @@ static int set_auth(const struct gw_sip_conf *sc)
 	     tok = strtok_r(NULL, " ,", &save)) {
 		char **v = realloc(sg.acl, (sg.nacl + 1) * sizeof(*v));
 
+		if (v)
+			sg.acl = v;
 		if (!v || !(v[sg.nacl] = strdup(tok))) {
-			free(v ? NULL : list);
-			if (v)
-				sg.acl = v;
 			free(list);
 			return ENOMEM;
 		}
-		sg.acl = v;
 		sg.nacl++;
 	}
 	free(list);

@@ -401,9 +401,11 @@ static int quoted(struct dec *d, const char **sp, size_t *lenp)
 {
 	const char *p = d->p + 1;
 
+	/* B.2: quotedString = DQUOTE *(SafeChar / RestChar / WSP) DQUOTE,
+	 * WSP being SP / HTAB: printable ASCII and tabs, on one line */
 	while (p < d->end && *p != '"') {
-		if ((unsigned char)*p < 0x20 && *p != '\t' && *p != '\r' &&
-		    *p != '\n')
+		if (((unsigned char)*p < 0x20 && *p != '\t') ||
+		    (unsigned char)*p > 0x7e)
 			return fail(d, p, "bad character in quoted string");
 		p++;
 	}

@@ -149,6 +149,16 @@ def heard(peer, seconds):
     return wait_for(enough, 10)
 
 
+def tone(audio):
+    """(frequency, level in dBm0, 20 ms blocks missing) of a received
+    tone: a block the MG concealed as silence (a late media tick on a
+    loaded machine) is counted apart rather than lowering the level."""
+    blocks = [audio[i:i + 160] for i in range(0, len(audio) - 159, 160)]
+    gaps = [b for b in blocks if rtp.level_dbm0(b) < -40]
+    kept = [x for b in blocks if b not in gaps for x in b]
+    return rtp.dominant_freq(kept), rtp.level_dbm0(kept), len(gaps)
+
+
 def last_cdr(gw):
     rows = gw.ctl_json("cdr")["cdr"]
     return rows[-1] if rows else {}
@@ -174,10 +184,11 @@ def sip_to_pstn_call_carries_milliwatt():
     # The MG sends to the offer's port; what arrives is pstnsim's tone.
     check(heard(peer, 2), "no audio reached the SIP side",
           len(peer.audio()))
-    audio = peer.audio()[-8000:]
-    f, lvl = rtp.dominant_freq(audio), rtp.level_dbm0(audio)
-    print(f"# SIP side hears {f:.2f} Hz at {lvl:.2f} dBm0")
-    check(abs(f - 1004) <= 2 and abs(lvl + 10) <= 1, (f, lvl))
+    f, lvl, gaps = tone(peer.audio()[-8000:])
+    print(f"# SIP side hears {f:.2f} Hz at {lvl:.2f} dBm0 ({gaps} of 50 "
+          "blocks missing)")
+    check(abs(f - 1004) <= 2 and abs(lvl + 10) <= 1 and gaps <= 5,
+          (f, lvl, gaps))
     t.join(45)
     rc, out = result["r"]
     check(rc == 0, "SIPp call failed", out[-2000:])
@@ -206,10 +217,11 @@ def pstn_to_sip_call_carries_milliwatt():
     check(calls and calls[0]["direction"] == "in" and
           calls[0]["state"] == "answered" and calls[0]["to"] == "7001",
           calls)
-    audio = peer.audio()[-8000:]
-    f, lvl = rtp.dominant_freq(audio), rtp.level_dbm0(audio)
-    print(f"# the PBX hears {f:.2f} Hz at {lvl:.2f} dBm0")
-    check(abs(f - 1004) <= 2 and abs(lvl + 10) <= 1, (f, lvl))
+    f, lvl, gaps = tone(peer.audio()[-8000:])
+    print(f"# the PBX hears {f:.2f} Hz at {lvl:.2f} dBm0 ({gaps} of 50 "
+          "blocks missing)")
+    check(abs(f - 1004) <= 2 and abs(lvl + 10) <= 1 and gaps <= 5,
+          (f, lvl, gaps))
     out, _ = uas.communicate(timeout=30)
     check(uas.returncode == 0, "the PBX scenario failed (BYE with a "
           "Reason?)", out[-2000:])
