@@ -60,6 +60,8 @@ static const struct {
 	{ 26, "JPEG", 90000, 1 },	{ 28, "nv", 90000, 1 },
 	{ 31, "H261", 90000, 1 },	{ 32, "MPV", 90000, 1 },
 	{ 33, "MP2T", 90000, 1 },	{ 34, "H263", 90000, 1 },
+	{ 31, "H261", 90000, 1 },	{ 32, "MPV", 90000, 1 },
+	{ 33, "MP2T", 90000, 1 },	{ 34, "H263", 90000, 1 },
 };
 
 /* What a gateway offers by default; the media issue extends it. */
@@ -620,34 +622,57 @@ static struct sip_sdp_fmt *fmt_by_id(struct sip_sdp_media *m, const char *id)
 	return NULL;
 }
 
-/* a=rtpmap:<pt> <name>/<rate>[/<channels>] (RFC 4566 s.6). */
+/* The RFC 3551 clock rate of static payload type pt, or 0. */
+static unsigned static_rate(uint64_t pt)
+{
+	size_t i;
+
+	for (i = 0; i < GW_ARRAY_SIZE(static_pts); i++)
+		if (static_pts[i].pt == pt)
+			return static_pts[i].rate;
+	return 0;
+}
+
+/*
+ * a=rtpmap:<pt> <name>/<rate>[/<channels>] (RFC 4566 s.6).  The clock
+ * rate is mandatory there, yet RFC 4475 s.3.1.1.3 and s.3.1.1.7 hold
+ * valid requests with "a=rtpmap:31 LPC": for a static payload type the
+ * rate is known anyway (RFC 3551 s.6), so a map without one takes it
+ * from there (RFC 3261 s.27's robustness; the type is what RTP
+ * carries).  A dynamic type without a rate has no meaning: refused.
+ */
 static bool rtpmap_apply(struct sip_sdp_media *m, const char *v)
 {
 	struct sip_sdp_fmt *f = NULL;
 	char name[SIP_SDP_TOKEN_MAX];
 	uint64_t pt, rate, ch = 0;
-	const char *p = v, *slash;
+	const char *p = v, *end;
 	size_t i, n;
 
 	if (!v || !read_uint(&p, 127, &pt) || (*p != ' ' && *p != '\t'))
 		return false;
 	while (*p == ' ' || *p == '\t')
 		p++;
-	slash = strchr(p, '/');
-	if (!slash || slash == p)
+	end = p + strcspn(p, "/ \t");
+	if (end == p)
 		return false;
-	n = (size_t)(slash - p);
+	n = (size_t)(end - p);
 	if (n >= sizeof(name) || !is_token(p, n))
 		return false;
 	memcpy(name, p, n);
 	name[n] = '\0';
-	p = slash + 1;
-	if (!read_uint(&p, UINT32_MAX, &rate) || !rate)
-		return false;
+	p = end;
 	if (*p == '/') {
 		p++;
-		if (!read_uint(&p, 255, &ch) || !ch)
+		if (!read_uint(&p, UINT32_MAX, &rate) || !rate)
 			return false;
+		if (*p == '/') {
+			p++;
+			if (!read_uint(&p, 255, &ch) || !ch)
+				return false;
+		}
+	} else if (!(rate = static_rate(pt))) {
+		return false;
 	}
 	while (*p == ' ' || *p == '\t')
 		p++;
@@ -964,6 +989,35 @@ static int sdp_from_osip(struct sip_sdp *sdp, sdp_message_t *msg,
 	return 0;
 }
 
+/*
+ * Copy the len bytes of text to buf (len + 1 bytes), an empty "s=" line
+ * written "s= ".  RFC 4566 s.5.3 wants a non-empty session name ("s= "
+ * when there is none) and libosip2 refuses an empty one, but the name
+ * means nothing to a call and RFC 5118 s.4.8 sends "s=" in a valid
+ * request: robustness (RFC 3261 s.27) takes it as the "s= " it meant.
+ */
+static void copy_fix_s(char *buf, const char *text, size_t len)
+{
+	const char *p = text, *end = text + len;
+	size_t at;
+
+	while (p + 2 <= end) {
+		if (p[0] == 's' && p[1] == '=' &&
+		    (p + 2 == end || p[2] == '\r' || p[2] == '\n')) {
+			at = (size_t)(p - text) + 2;
+			memcpy(buf, text, at);
+			buf[at] = ' ';
+			memcpy(buf + at + 1, text + at, len - at);
+			return;
+		}
+		p = memchr(p, '\n', (size_t)(end - p));
+		if (!p)
+			break;
+		p++;
+	}
+	memcpy(buf, text, len);
+}
+
 /**
  * Parse the len bytes of SDP at text (no NUL needed) into *sdpp.
  * EBADMSG for anything libosip2 or our checks reject (logged at debug
@@ -987,13 +1041,13 @@ int sip_sdp_parse(struct sip_sdp **sdpp, const char *text, size_t len)
 	/* libosip2 5.3 reads past the NUL when the text ends in a bare CR
 	 * after "m=audio 1 RTP/AVP" (sdp_message_parse_m: strchr(tmp + 1)
 	 * from just beyond the terminator): the NULs of BUF_PAD stop it. */
-	buf = gw_mem_zalloc(len + BUF_PAD, NULL);
+	buf = gw_mem_zalloc(len + 1 + BUF_PAD, NULL);
 	sdp = gw_mem_zalloc(sizeof(*sdp), sdp_destroy);
 	if (!buf || !sdp) {
 		err = ENOMEM;
 		goto out;
 	}
-	memcpy(buf, text, len);
+	copy_fix_s(buf, text, len);
 
 	if (sdp_message_init(&msg) != 0) {
 		msg = NULL;

@@ -62,8 +62,13 @@
  * From of "Anonymous" <sip:anonymous@anonymous.invalid> when Privacy
  * asks to hide the user or headers (RFC 3323 s.4.1.1.3).
  *
- * Not implemented yet: offers in PRACK; credentials for a challenged
- * UPDATE.
+ * Offers in PRACK (RFC 3262 s.5, RFC 6337 s.2.1, s.3.1): as UAC, an
+ * offer in a reliable 1xx to an INVITE without one is answered in the
+ * PRACK; as UAS, a PRACK answers the offer of our reliable 1xx, or makes
+ * a new offer that its 200 answers.
+ *
+ * Not implemented yet: offers in PRACK of ours; credentials for a
+ * challenged UPDATE.
  */
 
 enum sess_state {
@@ -110,7 +115,8 @@ struct sip_session {
 	bool rel_peer;			/* the peer does 100rel */
 	uint32_t rseq;			/* UAS: our last RSeq */
 	osip_message_t *rel_1xx;	/* UAS: reliable 1xx not PRACKed */
-	bool rel_sdp;			/* ... and it carried our answer */
+	bool rel_sdp;			/* ... and it carried our SDP */
+	bool prack_answer;		/* UAS: a PRACK answered our 1xx offer */
 	struct gw_tmr tmr_rel;
 	uint64_t t_rel, start_rel;
 	char *answer_wait;		/* UAS: 2xx SDP held for the PRACK */
@@ -804,13 +810,18 @@ static void tmr_rel(void *arg)
 	gw_tmr_start(&s->tmr_rel, s->t_rel, tmr_rel, s);
 }
 
+static void rx_offer(struct sip_session *s, struct sip_tsx *tsx,
+		     osip_message_t *req, bool update);
+
 /* PRACK (RFC 3262 s.3, s.7.2): 200 if its RAck names our reliable 1xx;
  * then a 2xx held for it goes out. */
 static void rx_prack(struct sip_session *s, struct sip_tsx *tsx,
 		     osip_message_t *req)
 {
 	const char *rack = sip_msg_header(req, "rack");
+	const char *body;
 	char *answer;
+	size_t len;
 	unsigned long rseq, cseq;
 
 	if (!rack || !s->rel_1xx || !s->inv_req ||
@@ -823,7 +834,22 @@ static void rx_prack(struct sip_session *s, struct sip_tsx *tsx,
 	gw_tmr_cancel(&s->tmr_rel);
 	osip_message_free(s->rel_1xx);
 	s->rel_1xx = NULL;
-	sip_tsx_respond(tsx, req, 200);
+	if (!has_body(req, &body, &len)) {
+		sip_tsx_respond(tsx, req, 200);
+	} else if (!s->offer_in_invite && s->rel_sdp && !s->prack_answer) {
+		/* Our reliable 1xx carried the offer (the INVITE had none):
+		 * the PRACK has the answer (RFC 3262 s.5, RFC 6337 s.2.1). */
+		if (!is_sdp(req) || set_remote(s, body, len)) {
+			sip_tsx_respond(tsx, req, 488);
+		} else {
+			s->prack_answer = true;
+			sip_tsx_respond(tsx, req, 200);
+		}
+	} else {
+		/* A new offer in the PRACK: its 200 answers (RFC 3262
+		 * s.5, RFC 6337 s.3.1), as for an UPDATE. */
+		rx_offer(s, tsx, req, true);
+	}
 	sip_tsx_run(s->ua);
 	answer = s->answer_wait;
 	s->answer_wait = NULL;
@@ -1111,7 +1137,7 @@ void sip_session_ack(struct sip_ua *ua, const osip_message_t *ack)
 	ev.type = reinvite ? SIP_SESS_MODIFIED : SIP_SESS_ANSWERED;
 	if (has_body(ack, &body, &len) && !set_remote(s, body, len))
 		ev.media = &s->media;
-	else if (!reinvite && s->offer_in_invite)
+	else if (!reinvite && (s->offer_in_invite || s->prack_answer))
 		ev.media = &s->media;
 	if (reinvite && !ev.media)
 		return;		/* reported when the re-INVITE came */
@@ -1588,8 +1614,10 @@ static void send_ack(struct sip_session *s, const osip_message_t *resp)
 static void send_prack(struct sip_session *s, const osip_message_t *resp)
 {
 	const char *rs = sip_msg_header(resp, "rseq");
+	const char *body;
 	osip_message_t *m;
 	uint32_t rseq;
+	size_t len;
 	char buf[64];
 
 	if (!rs || !sip_tag(resp->to))
@@ -1606,6 +1634,21 @@ static void send_prack(struct sip_session *s, const osip_message_t *resp)
 	snprintf(buf, sizeof(buf), "%u %s INVITE", rseq,
 		 resp->cseq->number);
 	osip_message_set_header(m, "RAck", buf);
+	if (!s->local_sdp && !has_body(s->inv_req, &body, &len) &&
+	    has_body(resp, &body, &len) && is_sdp(resp)) {
+		/* Our INVITE had no offer and this reliable 1xx has one:
+		 * the PRACK answers it (RFC 3262 s.5: "MUST generate an
+		 * answer in the PRACK"; RFC 6337 s.2.1). */
+		struct sip_sdp *offer = NULL;
+		char *answer = NULL;
+
+		if (!sip_sdp_parse(&offer, body, len) &&
+		    !answer_from_local(&answer, s, offer) &&
+		    !sip_msg_set_body(m, "application/sdp", answer))
+			set_local(s, answer);
+		gw_mem_deref(offer);
+		gw_mem_deref(answer);
+	}
 	dlg_send(s, m);
 }
 

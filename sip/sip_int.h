@@ -94,6 +94,10 @@ int  sip_transport_send(struct sip_ua *ua, enum sip_transport tp,
 struct sip_lsnr *sip_transport_lsnr(struct sip_ua *ua,
 				    enum sip_transport tp, int family);
 struct sip_conn *sip_conn_ref(struct sip_conn *conn);
+/* The open connection a message to dst over tp would go out on
+ * (borrowed), or NULL. */
+struct sip_conn *sip_transport_conn(struct sip_ua *ua, enum sip_transport tp,
+				    const struct sip_addr *dst);
 json_t *sip_transport_json(const struct sip_ua *ua);
 
 /* ------------------------------------------------------------------ */
@@ -138,6 +142,10 @@ void sip_tsx_recv_bad(struct sip_ua *ua, const struct sip_src *src,
 /* Drive libosip2: execute everything pending, deliver queued events,
  * free finished transactions, re-arm the one timer. */
 void sip_tsx_run(struct sip_ua *ua);
+/* conn, which we opened, failed before the peer said anything (connect
+ * refused, TLS handshake failed, closed): fail the client transactions
+ * whose request went out on it (a transport error, 503 to the owner). */
+void sip_tsx_conn_failed(struct sip_ua *ua, struct sip_conn *conn);
 /* Client: send req (consumed, even on error) to dst over tp. */
 int  sip_tsx_request(struct sip_tsx **tsxp, struct sip_ua *ua,
 		     osip_message_t *req, enum sip_transport tp,

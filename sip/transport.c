@@ -53,6 +53,7 @@ struct sip_conn {
 	bool connecting;
 	gnutls_session_t tls;		/* TLS only */
 	bool handshaking;
+	bool opening;			/* ours, and nothing came back yet */
 	uint64_t last_ms;
 	struct gw_tmr idle_tmr;
 	struct gw_tmr frame_tmr;
@@ -399,6 +400,8 @@ static void conn_unlink(struct sip_conn *conn)
 
 static void conn_close(struct sip_conn *conn, const char *why)
 {
+	struct sip_ua *ua = conn->ua;
+	bool failed = conn->opening && !ua->closing;
 	char pa[80];
 
 	if (conn->fd < 0)
@@ -411,7 +414,23 @@ static void conn_close(struct sip_conn *conn, const char *why)
 	close(conn->fd);
 	conn->fd = -1;
 	conn->rxlen = conn->txlen = 0;
+	conn->opening = false;
+	if (failed) {
+		/* A connect refused, a TLS handshake that failed (a
+		 * certificate we do not trust, the peer's alert, the peer
+		 * gone), or a peer that hung up before saying anything:
+		 * the requests that went out on it cannot arrive.  Their
+		 * transactions fail now as transport errors (RFC 3261
+		 * s.17.1.1.2, s.17.1.2.2: 503 to the TU, s.8.1.3.1; RFC
+		 * 3263 s.4.3 tries the next target) rather than at Timer
+		 * B or F. */
+		GW_LOG_LIMITED(GW_LOG_WARN, "%s %s: connection failed: %s",
+			       sip_transport_name(conn->tp), pa, why);
+		sip_tsx_conn_failed(ua, conn);
+	}
 	conn_unlink(conn);		/* may free conn */
+	if (failed)
+		sip_tsx_run(ua);
 }
 
 static void conn_idle(void *arg)
@@ -597,6 +616,7 @@ static void conn_readable(struct sip_conn *conn)
 		conn->rxlen += (size_t)n;
 		conn->rx[conn->rxlen] = '\0';
 		conn->last_ms = gw_now_ms();
+		conn->opening = false;	/* the peer is there */
 		conn_parse(conn);
 		if (conn->fd < 0)
 			return;
@@ -772,6 +792,7 @@ static int conn_connect(struct sip_conn **connp, struct sip_ua *ua,
 		return err;
 	}
 	conn->connecting = true;
+	conn->opening = true;
 	conn_update_flags(conn);
 	*connp = conn;
 	return 0;
@@ -832,7 +853,18 @@ int sip_transport_send(struct sip_ua *ua, enum sip_transport tp,
 	conn->last_ms = gw_now_ms();
 	ua->stats.tx_msgs++;
 	conn_flush(conn);
+	if (conn->fd < 0)
+		return ECONNRESET;	/* the write failed: a transport
+					 * error (RFC 3261 s.18.4) */
 	return 0;
+}
+
+/** The open connection a message to dst over tp goes out on (borrowed),
+ * or NULL (UDP; none open). */
+struct sip_conn *sip_transport_conn(struct sip_ua *ua, enum sip_transport tp,
+				    const struct sip_addr *dst)
+{
+	return tp == SIP_UDP ? NULL : conn_find(ua, tp, dst);
 }
 
 /** The listener of transport tp and address family family, or NULL. */

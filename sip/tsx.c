@@ -350,7 +350,15 @@ static int osip_send_cb(osip_transaction_t *tr, osip_message_t *msg,
 	(void)out_socket;
 	if (!tsx)
 		return -1;
-	return send_msg(tsx->ua, msg, tsx->tp, &tsx->dst, tsx->conn) ? -1 : 0;
+	if (send_msg(tsx->ua, msg, tsx->tp, &tsx->dst, tsx->conn))
+		return -1;
+	/* Remember the connection a client request left on: if it fails
+	 * before the peer answers, so does the transaction
+	 * (sip_tsx_conn_failed). */
+	if (!tsx->conn && (tsx->type == ICT || tsx->type == NICT))
+		tsx->conn = sip_conn_ref(sip_transport_conn(tsx->ua, tsx->tp,
+							    &tsx->dst));
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -418,6 +426,24 @@ static void cb_transport_error(int type, osip_transaction_t *tr, int error)
 		queue_ev(tsx, 503, NULL);
 	if (tsx)
 		tsx->killed = true;
+}
+
+/** See sip_int.h (queues only; the caller runs sip_tsx_run).  Only
+ * transactions still waiting for their first response: nothing came
+ * back on conn. */
+void sip_tsx_conn_failed(struct sip_ua *ua, struct sip_conn *conn)
+{
+	struct sip_tsx *tsx;
+
+	for (tsx = ua->tsxs; tsx; tsx = tsx->next) {
+		if (tsx->conn != conn || tsx->killed || !tsx->tr)
+			continue;
+		if (!(tsx->type == ICT && tsx->tr->state == ICT_CALLING) &&
+		    !(tsx->type == NICT && tsx->tr->state == NICT_TRYING))
+			continue;
+		queue_ev(tsx, 503, NULL);	/* as cb_transport_error */
+		tsx->killed = true;
+	}
 }
 
 static void trace_cb(const char *fi, int li, osip_trace_level_t level,
@@ -701,6 +727,7 @@ static int fo_try_next(struct sip_tsx *tsx)
 		tsx_timers(tr, ua->conf.t1_ms);
 		tsx->tp = t->transport;
 		tsx->dst = dst;
+		tsx->conn = gw_mem_deref(tsx->conn);	/* the old target's */
 		tsx->tr = tr;
 		tsx->killed = false;
 		fo->moved = true;

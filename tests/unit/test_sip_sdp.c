@@ -1605,6 +1605,32 @@ static void test_garbage(void **state)
 	s = gw_mem_deref(s);
 	s = SENTINEL;
 
+	/* Repaired rather than refused (RFC 4475 s.3.1.1.3, RFC 5118
+	 * s.4.8): an rtpmap of a static type without its clock rate takes
+	 * RFC 3551's; an empty s= is the "s= " of RFC 4566 s.5.3. */
+	s = parse_str("v=0\r\no=a 1 1 IN IP4 192.0.2.1\r\ns=\r\n"
+		      "c=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+		      "m=audio 5000 RTP/AVP 0 12\r\na=rtpmap:0 PCMU\r\n"
+		      "m=video 3227 RTP/AVP 31\r\na=rtpmap:31 LPC \r\n");
+	assert_string_equal(s->name, " ");
+	assert_string_equal(s->media[0].fmts[0].name, "PCMU");
+	assert_int_equal(s->media[0].fmts[0].rate, 8000);
+	assert_string_equal(s->media[1].fmts[0].name, "LPC");
+	assert_int_equal(s->media[1].fmts[0].rate, 90000);
+	assert_int_equal(sip_sdp_encode(s, &text), 0);
+	assert_non_null(strstr(text, "\r\ns= \r\n"));
+	assert_non_null(strstr(text, "a=rtpmap:0 PCMU/8000\r\n"));
+	gw_mem_deref(text);
+	s = gw_mem_deref(s);
+	s = parse_str("v=0\no=a 1 1 IN IP4 192.0.2.1\ns=\nt=0 0\n");
+	assert_string_equal(s->name, " ");
+	s = gw_mem_deref(s);
+	s = parse_str("v=0\r\no=a 1 1 IN IP4 192.0.2.1\r\ns=Call\r\n"
+		      "t=0 0\r\n");
+	assert_string_equal(s->name, "Call");
+	s = gw_mem_deref(s);
+	s = SENTINEL;
+
 	/* Every truncation of a real offer: parsed or EBADMSG, no leak. */
 	text = read_corpus("2.1-offer.sdp", &len);
 	for (i = 0; i < len; i++) {

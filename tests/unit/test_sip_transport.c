@@ -305,6 +305,8 @@ struct side {
 	int last_cause;
 	int ring_only;		/* UAS: 180 and wait */
 	int early_media;	/* UAS: 183 with SDP, then answer */
+	int no_offer;		/* UAS: expect an INVITE without SDP */
+	unsigned media;		/* ANSWERED/PROGRESS events with media */
 	const char *sdp;
 };
 
@@ -331,8 +333,14 @@ static void side_event(struct sip_session *sess,
 
 	(void)sess;
 	switch (ev->type) {
-	case SIP_SESS_PROGRESS: s->progress++; break;
-	case SIP_SESS_ANSWERED: s->answered++; break;
+	case SIP_SESS_PROGRESS:
+		s->progress++;
+		s->media += ev->media != NULL;
+		break;
+	case SIP_SESS_ANSWERED:
+		s->answered++;
+		s->media += ev->media != NULL;
+		break;
 	case SIP_SESS_MODIFIED:
 		s->modified++;
 		if (ev->media && ev->media->hold)
@@ -357,6 +365,15 @@ static void uas_incoming(struct sip_session *sess,
 
 	assert_string_equal(in->request_uri_user, "1000");
 	assert_string_equal(in->from.user, "5551234");
+	if (s->no_offer) {
+		/* Our reliable 183 makes the offer; the PRACK answers. */
+		assert_null(in->offer);
+		s->sess = sess;
+		sip_session_set_handler(sess, side_event, s);
+		assert_int_equal(sip_session_progress(sess, 183, sdp_b), 0);
+		assert_int_equal(sip_session_answer(sess, sdp_b), 0);
+		return;
+	}
 	assert_non_null(in->offer);
 	assert_string_equal(in->offer->codec, "PCMA");
 	s->sess = sess;
@@ -591,6 +608,38 @@ static void test_prack(void **state)
 	gw_mem_deref(ua_b);
 }
 
+/* An INVITE without an offer: B's reliable 183 offers, A's PRACK
+ * answers (RFC 3262 s.5), the 200 follows that PRACK; both sides end
+ * with the other's SDP. */
+static void test_prack_offer(void **state)
+{
+	struct sip_conf conf = { .prack = true };
+	struct side a = {0}, b = { .no_offer = 1 };
+	struct sip_ua *ua_a = ua_new(PORT_A, NULL, NULL, &conf);
+	struct sip_ua *ua_b = ua_new(PORT_B, uas_incoming, &b, &conf);
+	struct sip_call_params p = {0};
+	char uri[64];
+
+	(void)state;
+	snprintf(uri, sizeof(uri), "sip:1000@127.0.0.1:%u", PORT_B);
+	p.uri = uri;
+	snprintf(p.from.user, sizeof(p.from.user), "5551234");
+	assert_int_equal(sip_session_connect(&a.sess, ua_a, &p, side_event,
+					     &a), 0);
+	run_until(&a.answered, 1);
+	run_until(&b.answered, 1);
+	assert_int_equal(a.progress, 1);
+	assert_true(a.media >= 1);	/* the 183's offer */
+	assert_int_equal(b.media, 1);	/* the PRACK's answer, at the ACK */
+	assert_int_equal(sip_session_hangup(a.sess, 0, NULL), 0);
+	run_until(&b.closed, 1);
+	gw_loop_run_timeout(50);
+	no_leftovers(ua_a);
+	no_leftovers(ua_b);
+	gw_mem_deref(ua_a);
+	gw_mem_deref(ua_b);
+}
+
 /* ---- digest authentication (RFC 3261 s.22.2) ------------------------- */
 
 static int auth_lookup(struct sip_auth_secret *sec, const char *user,
@@ -685,6 +734,74 @@ static void test_names_unresolved(void **state)
 	gw_mem_deref(ua);
 }
 
+/* ---- connections that fail (RFC 3261 s.17.1.1.2, s.8.1.3.1) -------- */
+
+/*
+ * A call whose connection fails before the peer answers closes with 503
+ * at once, not at Timer B: T1 is 50 ms here, so Timer B is 3.2 s and
+ * the call must close well inside one second.
+ */
+static void conn_fails(struct sip_ua *ua_a, const char *uri)
+{
+	struct sip_call_params p = {0};
+	struct side a = {0};
+	uint64_t t0 = gw_now_ms();
+
+	p.uri = uri;
+	snprintf(p.from.user, sizeof(p.from.user), "5551234");
+	p.sdp = sdp_a;
+	assert_int_equal(sip_session_connect(&a.sess, ua_a, &p, side_event,
+					     &a), 0);
+	run_until(&a.closed, 1);
+	assert_int_equal(a.last_status, 503);
+	assert_true(gw_now_ms() - t0 < 1000);
+	gw_loop_run_timeout(50);
+	no_leftovers(ua_a);
+}
+
+/* Nobody listens on the port: the connect is refused. */
+static void test_tcp_refused(void **state)
+{
+	struct sip_conf conf = { .t1_ms = 50 };
+	struct sip_ua *ua_a = ua_new(PORT_A, NULL, NULL, &conf);
+	char uri[64];
+
+	(void)state;
+	snprintf(uri, sizeof(uri), "sip:1000@127.0.0.1:%u;transport=tcp",
+		 PORT_B + 9);
+	conn_fails(ua_a, uri);
+	gw_mem_deref(ua_a);
+}
+
+/* A's trust is the system's, where B's self-signed certificate is not:
+ * the handshake fails on A's side. */
+static void test_tls_untrusted(void **state)
+{
+	struct sip_conf conf = { .t1_ms = 50 };
+	struct sip_ua *ua_a = ua_new(PORT_A, NULL, NULL, &conf);
+	struct sip_ua *ua_b = ua_new_tls(PORT_B, NULL, NULL);
+	struct sip_listener_conf lc = {0};
+	const char *src = getenv("JUNCTION_SRCDIR");
+	char cert[512], key[512], uri[64];
+
+	(void)state;
+	snprintf(cert, sizeof(cert), "%s/tests/data/sip-tls/cert.pem",
+		 src ? src : ".");
+	snprintf(key, sizeof(key), "%s/tests/data/sip-tls/key.pem",
+		 src ? src : ".");
+	lc.transport = SIP_TLS;
+	lc.addr = "127.0.0.1";
+	lc.port = PORT_A + 1;
+	lc.cert = cert;
+	lc.key = key;
+	lc.verify = true;
+	assert_int_equal(sip_ua_listen(ua_a, &lc), 0);
+	snprintf(uri, sizeof(uri), "sips:1000@127.0.0.1:%u", PORT_B + 1);
+	conn_fails(ua_a, uri);
+	gw_mem_deref(ua_a);
+	gw_mem_deref(ua_b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -705,8 +822,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_session_timer, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_prack, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prack_offer, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_names_unresolved, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_tls_untrusted, setup,
 						teardown),
 	};
 
