@@ -15,6 +15,13 @@
  * junctiond on [mg] mgc_port, holds every span with control = local;
  * each [mgc NAME] named by a span's control = mgc:NAME gets its own,
  * on its mg_port, registering with its list of addresses.
+ *
+ * Stopping (H.248.1 s.11.4): with [mg] graceful_s, the controllers get
+ * a Graceful ServiceChange with that Delay; new Adds are refused (521)
+ * while everything else they ask is served, until their contexts are
+ * gone or the Delay has passed.  The daemon's loop has stopped by the
+ * time a subsystem stops, so the wait runs it again here, bounded by
+ * the Delay; a second SIGTERM or SIGINT ends the wait at once.
  */
 
 static struct mg_model *model;
@@ -57,11 +64,31 @@ static int add_vmg(const struct gw_mg_conf *mg, const char *name,
 	return mg_model_vmg_add(model, &vc);
 }
 
+static void on_drained(void *arg)
+{
+	bool *done = arg;
+
+	*done = true;
+	gw_loop_stop();
+}
+
 static void mgw_stop(struct gw_daemon *d)
 {
-	(void)d;
+	bool done = false;
+	int err;
+
 	if (!model)
 		return;
+	if (!mg_model_drain(model, on_drained, &done)) {
+		const struct gw_mg_conf *mg = gw_conf_mg(gw_daemon_conf(d));
+
+		/* on_drained stops it within the Delay; a margin for the
+		 * last replies */
+		err = gw_loop_run_timeout((uint64_t)mg->graceful_s * 1000 +
+					  1000);
+		GW_INFO("out of service: %s", done ? "Graceful over" :
+			err == ETIMEDOUT ? "Delay passed" : "stopped at once");
+	}
 	mg_model_shutdown(model);
 	model = gw_mem_deref(model);
 }

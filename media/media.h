@@ -529,4 +529,15 @@ typedef void (media_tonedet_edge_h)(enum media_tonedet_ev ev, bool on,
 int  media_tonedet_edges_alloc(struct media_tonedet **dp,
 			       media_tonedet_edge_h *h, void *arg);
 
+/* The call-progress tones of a country's plan (media_tonegen_alloc's),
+ * recognised by frequency and cadence in received audio: each one's
+ * start (on, ms 0) and end (ms: how long it lasted) go to h. */
+typedef void (media_cpd_h)(enum media_tone tone, bool on, unsigned ms,
+			   void *arg);
+struct media_cpd;
+int  media_cpd_alloc(struct media_cpd **dp, unsigned country,
+		     media_cpd_h *h, void *arg);
+void media_cpd_process(struct media_cpd *d, const int16_t *pcm, size_t n);
+enum media_tone media_cpd_tone(const struct media_cpd *d);
+
 #endif

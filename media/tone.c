@@ -617,3 +617,391 @@ int media_tonedet_edges_alloc(struct media_tonedet **dp,
 	*dp = &w->d;
 	return 0;
 }
+
+/* ---- call-progress tones: detection by frequency and cadence ------------- */
+
+/*
+ * The tones of a country's plan, recognised as the generator above plays
+ * them (H.248.1 E.8 extends E.4 with the E.7 tone ids; E.180/Q.35 gives
+ * the tones their meaning).  Each 20 ms block goes through one Goertzel
+ * filter per frequency the plan uses and is classed as one of the plan's
+ * frequency sets (one or two frequencies: those carry at least 3/4 of
+ * the block's power, each at CPD_MIN_DBM0 or louder, within CPD_TWIST_DB
+ * of each other), as silence, or as anything else (speech, DTMF, noise).
+ * Blocks make runs; a run changes only when two blocks in a row agree
+ * on the new class, so that a block across an edge does not split it.
+ *
+ * A cadenced tone is recognised when the runs of one cycle and the
+ * first of the next fit its segments, starting at any of them, each
+ * within CPD_TOL of its length (the last run, still going, needs only to
+ * have reached its lower bound); a continuous one once its frequency set
+ * has lasted longer than any cadenced tone of the plan plays it.  It
+ * is then followed segment by segment and ends at the first run out of
+ * place.  Only a tone that fits alone is reported: another of the plan
+ * fitting the same runs would make the report a guess.
+ */
+
+#define CPD_FREQS	8
+#define CPD_RUNS	8		/* runs kept: a cycle of six and more */
+#define CPD_MIN_DBM0	(-32.0)
+#define CPD_SIL_DBM0	(-45.0)		/* a block below this is silence */
+#define CPD_TWIST_DB	8.0
+#define CPD_OTHER	0xffu		/* class: none of the plan's sets */
+#define CPD_CONT_MIN_MS	800u		/* a continuous tone, at the least */
+
+/* A segment's length and its tolerance: 1/10 and 20 ms either way. */
+#define CPD_TOL(ms)	((ms) / 10 + 20)
+
+struct cpd_run {
+	unsigned cls;			/* bit mask of frequencies, 0: silence */
+	unsigned ms;
+};
+
+struct media_cpd {
+	unsigned country;
+	unsigned nf;
+	double coef[CPD_FREQS];
+	double s1[CPD_FREQS], s2[CPD_FREQS];
+	double energy;
+	unsigned k;			/* samples in the block so far */
+	unsigned tcls[MEDIA_TONE_COUNT][TONE_SEGS];
+	const struct tone_def *def[MEDIA_TONE_COUNT];
+	unsigned cont_min_ms;
+	/* runs: the one going on, and those before it, latest first */
+	unsigned cur_cls, cur_ms;
+	unsigned cand_cls, cand_n;	/* a new class, blocks seen */
+	struct cpd_run run[CPD_RUNS];
+	unsigned nrun;
+	/* the tone being followed */
+	int on;				/* enum media_tone, -1: none */
+	unsigned seg;			/* its segment the current run is */
+	unsigned on_ms;			/* how long so far */
+	media_cpd_h *h;
+	void *arg;
+};
+
+static int cpd_freq(struct media_cpd *d, float hz)
+{
+	unsigned i;
+
+	for (i = 0; i < d->nf; i++)
+		if (fabs(d->coef[i] - 2.0 * cos(2.0 * M_PI * hz / MEDIA_RATE))
+		    < 1e-9)
+			return (int)i;
+	if (d->nf == CPD_FREQS)
+		return -1;
+	d->coef[d->nf] = 2.0 * cos(2.0 * M_PI * hz / MEDIA_RATE);
+	return (int)d->nf++;
+}
+
+static bool cpd_fits(unsigned ms, unsigned want)
+{
+	return ms + CPD_TOL(want) >= want && ms <= want + CPD_TOL(want);
+}
+
+/* The plan's definition of each tone; the sets are bit masks of d's
+ * frequencies. */
+static int cpd_plan(struct media_cpd *d)
+{
+	unsigned t, s, longest = 0;
+
+	for (t = 0; t < MEDIA_TONE_COUNT; t++) {
+		const struct tone_def *def;
+
+		if (t == MEDIA_TONE_MILLIWATT)
+			continue;
+		if (t == MEDIA_TONE_SIT && !tone_table[d->country][t].nseg)
+			def = &tone_itu_sit;
+		else
+			def = &tone_table[d->country][t];
+		if (!def->nseg)
+			continue;
+		d->def[t] = def;
+		for (s = 0; s < def->nseg; s++) {
+			const struct tone_seg *g = &def->seg[s];
+			int a = g->f1 > 0 ? cpd_freq(d, g->f1) : 0;
+			int b = g->f2 > 0 ? cpd_freq(d, g->f2) : 0;
+
+			if (a < 0 || b < 0)
+				return ENOSPC;
+			d->tcls[t][s] = (g->f1 > 0 ? 1u << a : 0) |
+				(g->f2 > 0 ? 1u << b : 0);
+			if (def->nseg > 1 && d->tcls[t][s] &&
+			    g->ms + CPD_TOL(g->ms) > longest)
+				longest = g->ms + CPD_TOL(g->ms);
+		}
+	}
+	d->cont_min_ms = longest + 100 > CPD_CONT_MIN_MS ? longest + 100 :
+		CPD_CONT_MIN_MS;
+	return 0;
+}
+
+/**
+ * Allocate a detector of the call-progress tones of country (a value
+ * from media_tone_country_parse) as media_tonegen_alloc plays them; h
+ * hears each one's start (on) and end (with its duration).  EINVAL for
+ * an unknown country or without a handler, ENOMEM.
+ */
+int media_cpd_alloc(struct media_cpd **dp, unsigned country,
+		    media_cpd_h *h, void *arg)
+{
+	struct media_cpd *d;
+	int err;
+
+	if (!dp || !h || country >= GW_ARRAY_SIZE(tone_table))
+		return EINVAL;
+	d = gw_mem_zalloc(sizeof(*d), NULL);
+	if (!d)
+		return ENOMEM;
+	d->country = country;
+	d->on = -1;
+	d->cur_cls = d->cand_cls = CPD_OTHER;
+	d->h = h;
+	d->arg = arg;
+	err = cpd_plan(d);
+	if (err) {
+		gw_mem_deref(d);
+		return err;
+	}
+	*dp = d;
+	return 0;
+}
+
+/* The class of the block just filtered. */
+static unsigned cpd_class(struct media_cpd *d)
+{
+	const double n = MEDIA_TICK_SAMPLES;
+	double amp[CPD_FREQS], frac[CPD_FREQS];
+	double min_amp = FD_DBM0_PEAK * pow(10.0, CPD_MIN_DBM0 / 20.0);
+	double sil = FD_DBM0_PEAK * pow(10.0, CPD_SIL_DBM0 / 20.0);
+	double best = 0;
+	unsigned i, t, s, cls = CPD_OTHER;
+
+	/* a sine of peak A has a mean power of A^2 / 2 */
+	if (d->energy / n < sil * sil / 2)
+		return 0;
+	for (i = 0; i < d->nf; i++) {
+		double p = d->s1[i] * d->s1[i] + d->s2[i] * d->s2[i] -
+			d->coef[i] * d->s1[i] * d->s2[i];
+
+		p = p > 0 ? p : 0;
+		amp[i] = 2.0 * sqrt(p) / n;
+		frac[i] = 2.0 * p / (n * d->energy);
+	}
+	for (t = 0; t < MEDIA_TONE_COUNT; t++) {
+		for (s = 0; d->def[t] && s < d->def[t]->nseg; s++) {
+			unsigned m = d->tcls[t][s];
+			double lo = 1e12, hi = 0, sum = 0;
+
+			if (!m || m == cls)
+				continue;
+			for (i = 0; i < d->nf; i++) {
+				if (!(m & (1u << i)))
+					continue;
+				lo = amp[i] < lo ? amp[i] : lo;
+				hi = amp[i] > hi ? amp[i] : hi;
+				sum += frac[i];
+			}
+			if (lo < min_amp || sum < 0.75 ||
+			    20.0 * log10(hi / lo) > CPD_TWIST_DB || sum <= best)
+				continue;
+			best = sum;
+			cls = m;
+		}
+	}
+	return cls;
+}
+
+/* Do runs r[0] (the one going on, ms so far) .. r[n-1] (older) fit tone
+ * t's cadence, r[n-1] as its segment first?  Then *segp is the segment
+ * of r[0]. */
+static bool cpd_cycle(const struct media_cpd *d, unsigned t,
+		      const struct cpd_run *r, unsigned n, unsigned first,
+		      unsigned *segp)
+{
+	const struct tone_def *def = d->def[t];
+	unsigned i, s = first;
+
+	for (i = n; i-- > 0; s = (s + 1) % def->nseg) {
+		unsigned want = def->seg[s].ms;
+
+		if (r[i].cls != d->tcls[t][s])
+			return false;
+		if (i == 0 ? r[i].ms + CPD_TOL(want) < want ||
+		    r[i].ms > want + CPD_TOL(want) : !cpd_fits(r[i].ms, want))
+			return false;
+		if (i == 0)
+			*segp = s;
+	}
+	return true;
+}
+
+/* The tone the runs show, alone: its index, -1 for none or more. */
+static int cpd_match(const struct media_cpd *d, unsigned *segp)
+{
+	struct cpd_run r[CPD_RUNS + 1];
+	unsigned t, s, n, seg, nfit = 0;
+	int found = -1;
+
+	r[0].cls = d->cur_cls;
+	r[0].ms = d->cur_ms;
+	memcpy(r + 1, d->run, d->nrun * sizeof(r[0]));
+	for (t = 0; t < MEDIA_TONE_COUNT; t++) {
+		const struct tone_def *def = d->def[t];
+
+		if (!def)
+			continue;
+		if (def->nseg == 1) {
+			if (d->cur_cls == d->tcls[t][0] &&
+			    d->cur_ms >= d->cont_min_ms) {
+				found = (int)t;
+				*segp = 0;
+				nfit++;
+			}
+			continue;
+		}
+		n = def->nseg + 1 < 3 ? 3 : def->nseg + 1;
+		if (n > d->nrun + 1)
+			continue;
+		for (s = 0; s < def->nseg; s++) {
+			if (cpd_cycle(d, t, r, n, s, &seg)) {
+				found = (int)t;
+				*segp = seg;
+				nfit++;
+				break;
+			}
+		}
+	}
+	return nfit == 1 ? found : -1;
+}
+
+static void cpd_report(struct media_cpd *d, enum media_tone t, bool on,
+		       unsigned ms)
+{
+	if (gw_mem_nrefs(d) < 2)	/* dropped from a handler */
+		return;
+	d->h(t, on, ms, d->arg);
+}
+
+static void cpd_end(struct media_cpd *d)
+{
+	int t = d->on;
+
+	d->on = -1;
+	cpd_report(d, (enum media_tone)t, false, d->on_ms);
+}
+
+/* A run ended (the one going on becomes the latest before it). */
+static void cpd_new_run(struct media_cpd *d, unsigned cls)
+{
+	if (d->on >= 0) {
+		const struct tone_def *def = d->def[d->on];
+		unsigned next = (d->seg + 1) % def->nseg;
+
+		/* followed: the run that ended had its length, the new
+		 * one is the next segment */
+		if (def->nseg == 1 ||
+		    !cpd_fits(d->cur_ms, def->seg[d->seg].ms) ||
+		    cls != d->tcls[d->on][next])
+			cpd_end(d);
+		else
+			d->seg = next;
+	}
+	if (d->cur_cls != CPD_OTHER || d->nrun) {
+		memmove(d->run + 1, d->run,
+			(CPD_RUNS - 1) * sizeof(d->run[0]));
+		d->run[0].cls = d->cur_cls;
+		d->run[0].ms = d->cur_ms;
+		if (d->nrun < CPD_RUNS)
+			d->nrun++;
+	}
+	if (cls == CPD_OTHER)
+		d->nrun = 0;		/* nothing before it counts */
+	d->cur_cls = cls;
+	d->cur_ms = 0;
+}
+
+static void cpd_block(struct media_cpd *d)
+{
+	unsigned cls = cpd_class(d), seg = 0;
+	unsigned i;
+	int t;
+
+	for (i = 0; i < d->nf; i++)
+		d->s1[i] = d->s2[i] = 0;
+	d->energy = 0;
+	d->k = 0;
+
+	if (cls == d->cur_cls) {
+		d->cand_n = 0;
+	} else if (cls == d->cand_cls && d->cand_n) {
+		/* the second block of a new class: the run changed at the
+		 * first */
+		d->cur_ms -= MEDIA_TICK_MS;
+		if (d->on >= 0)
+			d->on_ms -= MEDIA_TICK_MS;
+		cpd_new_run(d, cls);
+		d->cur_ms = MEDIA_TICK_MS;
+		if (d->on >= 0)
+			d->on_ms += MEDIA_TICK_MS;
+		d->cand_n = 0;
+	} else {
+		d->cand_cls = cls;
+		d->cand_n = 1;
+	}
+	d->cur_ms += MEDIA_TICK_MS;
+	if (d->on >= 0) {
+		const struct tone_def *def = d->def[d->on];
+		unsigned want = def->seg[d->seg].ms;
+
+		d->on_ms += MEDIA_TICK_MS;
+		if (def->nseg > 1 && d->cur_ms > want + CPD_TOL(want) + 40)
+			cpd_end(d);	/* a segment too long */
+		return;
+	}
+	t = cpd_match(d, &seg);
+	if (t < 0)
+		return;
+	d->on = t;
+	d->seg = seg;
+	d->on_ms = 0;
+	for (i = 0; i < d->nrun && i < d->def[t]->nseg; i++)
+		d->on_ms += d->run[i].ms;
+	d->on_ms += d->cur_ms;
+	cpd_report(d, (enum media_tone)t, true, 0);
+}
+
+/**
+ * Run n samples of received linear audio through the detector; starts
+ * and ends are reported from inside.  The handler may drop the
+ * detector.
+ */
+void media_cpd_process(struct media_cpd *d, const int16_t *pcm, size_t n)
+{
+	size_t i;
+	unsigned f;
+
+	if (!d || !pcm)
+		return;
+	gw_mem_ref(d);
+	for (i = 0; i < n && gw_mem_nrefs(d) > 1; i++) {
+		double x = pcm[i];
+
+		for (f = 0; f < d->nf; f++) {
+			double s0 = d->coef[f] * d->s1[f] - d->s2[f] + x;
+
+			d->s2[f] = d->s1[f];
+			d->s1[f] = s0;
+		}
+		d->energy += x * x;
+		if (++d->k == MEDIA_TICK_SAMPLES)
+			cpd_block(d);
+	}
+	gw_mem_deref(d);
+}
+
+/** The tone being heard (MEDIA_TONE_COUNT: none). */
+enum media_tone media_cpd_tone(const struct media_cpd *d)
+{
+	return d && d->on >= 0 ? (enum media_tone)d->on : MEDIA_TONE_COUNT;
+}

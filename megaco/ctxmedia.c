@@ -20,6 +20,7 @@
  *
  * Beside the channel, on the line's raw audio: the fax and modem
  * signal detector (start and end of each, for H.248.1 E.4 tonedet),
+ * the call-progress tones of the configured plan (E.8, start and end),
  * the continuity test (E.10: the check tone out, a Goertzel detector
  * on what comes back), and tones of one frequency played over what the
  * channel sends (E.3 tonegen ids of our own).
@@ -44,6 +45,8 @@ struct mg_cm {
 	bool counted;
 	struct media_tonedet *tonedet;	/* fax and modem signals */
 	uint64_t fax_start[4];		/* frame each one started */
+	struct media_cpd *cpd;		/* call-progress tones */
+	unsigned cpd_country;
 	struct media_tonegen *linegen;	/* raw tone to the line */
 	unsigned linegen_hz;
 	struct media_freqdet *cot_det[2];	/* 2010 Hz back, or 1780 */
@@ -137,6 +140,13 @@ static void on_fax_edge(enum media_tonedet_ev ev, bool on, void *arg)
 	}
 }
 
+static void on_cpd(enum media_tone tone, bool on, unsigned ms, void *arg)
+{
+	struct mg_cm *cm = arg;
+
+	ev_post(cm, on ? MG_CM_CPD : MG_CM_CPD_END, (char)tone, ms);
+}
+
 /* What the detectors beside the channel need: the line's audio as it
  * came, before the echo canceller. */
 static void frame_detect(struct mg_cm *cm, const uint8_t *rx)
@@ -154,6 +164,8 @@ static void frame_detect(struct mg_cm *cm, const uint8_t *rx)
 		media_tonedet_process(cm->tonedet, lin, TDM_FRAME_SAMPLES);
 		gw_mem_deref(cm);
 	}
+	if (cm->cpd)
+		media_cpd_process(cm->cpd, lin, TDM_FRAME_SAMPLES);
 	for (i = 0; i < 2; i++)
 		if (cm->cot_det[i] &&
 		    media_freqdet_process(cm->cot_det[i], lin,
@@ -187,7 +199,7 @@ static void on_frame(struct tdm_chan *ch, const uint8_t *rx, uint8_t *tx,
 		memcpy(tx, rx, TDM_FRAME_SAMPLES);
 	else if (cm->chan)
 		media_chan_tick(cm->chan, rx, tx);
-	if (cm->tonedet || cm->cot_det[0])
+	if (cm->tonedet || cm->cpd || cm->cot_det[0])
 		frame_detect(cm, rx);
 	if (cm->linegen && !cm->cur.loopback)
 		frame_tone(cm, tx);
@@ -204,6 +216,15 @@ static void side_apply(struct mg_cm *cm, const struct mg_cm_state *st)
 			GW_WARN("context media: no fax tone detector");
 	} else if ((!st->detect_fax || !st->tdm) && cm->tonedet) {
 		cm->tonedet = gw_mem_deref(cm->tonedet);
+	}
+	if (cm->cpd && (!st->detect_cpd || !st->tdm ||
+			st->tone_country != cm->cpd_country))
+		cm->cpd = gw_mem_deref(cm->cpd);
+	if (st->detect_cpd && st->tdm && !cm->cpd) {
+		if (media_cpd_alloc(&cm->cpd, st->tone_country, on_cpd, cm))
+			GW_WARN("context media: no call-progress tone "
+				"detector");
+		cm->cpd_country = st->tone_country;
 	}
 	if (hz != cm->linegen_hz || !st->tdm) {
 		cm->linegen = gw_mem_deref(cm->linegen);
@@ -415,6 +436,7 @@ static void job_close(void *arg)
 	cm->ch = NULL;
 	chan_free(cm);
 	cm->tonedet = gw_mem_deref(cm->tonedet);
+	cm->cpd = gw_mem_deref(cm->cpd);
 	cm->linegen = gw_mem_deref(cm->linegen);
 	cm->cot_det[0] = gw_mem_deref(cm->cot_det[0]);
 	cm->cot_det[1] = gw_mem_deref(cm->cot_det[1]);

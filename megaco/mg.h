@@ -491,6 +491,13 @@ void mg_model_span_state(struct mg_model *m, unsigned id, bool up);
 int  mg_model_start(struct mg_model *m);
 /* Tell the MGCs (Graceful, or Forced when delay_s is 0) before stopping. */
 void mg_model_shutdown(struct mg_model *m);
+/* Go out of service gracefully first (H.248.1 s.11.4): Graceful with
+ * each virtual MG's Delay, no new Add (521), the controllers' other
+ * requests served; h once no context is left or the longest Delay has
+ * passed.  ENOENT when there is nothing to wait for (no Delay
+ * configured, no controller registered). */
+typedef void (mg_model_drained_h)(void *arg);
+int  mg_model_drain(struct mg_model *m, mg_model_drained_h *h, void *arg);
 /* For `junctionctl megaco`. */
 json_t *mg_model_json(const struct mg_model *m);
 

@@ -98,6 +98,9 @@ struct mg_cm_state {
 	bool detect_fax;		/* fax and modem signals from the line:
 					 * MG_CM_FAX at their start,
 					 * MG_CM_FAX_END at their end */
+	bool detect_cpd;		/* call-progress tones of tone_country
+					 * from the line (E.8): MG_CM_CPD,
+					 * MG_CM_CPD_END */
 	/* Signals sent to the line as they are, past the codec and the
 	 * echo canceller (H.248.1 E.10.5: none active during a
 	 * continuity test), over whatever the channel plays. */
@@ -117,6 +120,9 @@ enum mg_cm_ev {
 	MG_CM_FAX_END,			/* digit: enum media_tonedet_ev, ms:
 					 * how long it lasted */
 	MG_CM_COT,			/* the check tone came back */
+	MG_CM_CPD,			/* digit: enum media_tone, started */
+	MG_CM_CPD_END,			/* digit: enum media_tone, ms: how
+					 * long it lasted */
 };
 
 /* The continuity check tone (H.248.1 E.10 refers to Q.724 s.7: 2000
@@ -177,6 +183,7 @@ int  mg_vmg_send(struct mg_vmg *v, struct mg_msg *msg, mg_tsx_resp_h *h,
 /* ServiceChange on terminations (tid may hold a wildcard). */
 int  mg_vmg_service_change(struct mg_vmg *v, const char *tid,
 			   enum mg_tok method, const char *reason);
+unsigned mg_vmg_graceful(struct mg_vmg *v);
 void mg_vmg_shutdown(struct mg_vmg *v);
 /* HandOff ordered by the controller (s.11.5): register with mid. */
 void mg_vmg_handoff(struct mg_vmg *v, const char *mid);

@@ -29,11 +29,11 @@
  *
  * Packages (Annex E; what AuditCapabilities and Packages report), each
  * with all its items (s.6.2.3): g, root, tonegen, tonedet, dg, dd, cg,
- * ct, nt, rtp, tdmc, it.  Where an item needs something the gateway
+ * cd, ct, nt, rtp, tdmc, it.  Where an item needs something the gateway
  * does not have, the command gets 512 (event) or 513 (signal) rather
  * than a silent accept: cg/wt, cg/prt, cg/cr (no such tones
- * provisioned), signals toward IP, fax tones and ct on an RTP
- * termination.
+ * provisioned, for cd to detect either), signals toward IP, fax and
+ * call-progress tones and ct on an RTP termination.
  *
  * Tone ids (E.3 tl, E.4 tl and tid).  Besides the dg ids (d0-d9, ds,
  * do, da-dd) and the cg ids (dt, rt, bt, ct, sit, cw), which the
@@ -43,7 +43,10 @@
  *     "ced" is taken for it), ansrev (ANS or ANSam with phase
  *     reversals, V.25/V.8: the echo canceller goes off), v21flag (V.21
  *     channel 2 HDLC flags: the T.30 preamble of a fax that answers
- *     without CED), and the DTMF ids of dd;
+ *     without CED), the DTMF ids of dd, and the cg ids of cd (E.8:
+ *     the tones of the configured plan, by frequency and cadence, each
+ *     both an event of its own, cd/bt, and a tone id of std, etd and
+ *     ltd);
  *   played (tonegen/pt): the cg and dg ids, mwt (the 1004 Hz test
  *     tone at -10 dBm0) and cot (the 2010 Hz continuity check tone).
  * A DTMF digit is known once it has ended, so its std, etd and ltd are
@@ -173,6 +176,12 @@ struct mg_term {
 	unsigned rtp_no;	/* RTP */
 	struct mg_ctx *ctx;	/* NULL: the NULL context */
 	bool oos;		/* ServiceStates = OutOfService */
+	/* ServiceChange from the MGC with a Delay (s.7.2.8): at sc_at
+	 * (gw_now_ms; 0: none) oos becomes sc_oos; Graceful also ends at
+	 * the termination's return to the NULL context */
+	uint64_t sc_at;
+	bool sc_oos;
+	bool sc_graceful;	/* Graceful pending, Delay or none */
 	enum term_mode mode;
 	bool ec;
 	int gain;
@@ -253,6 +262,13 @@ struct mg_model {
 		uint64_t err_by_code[10];	/* 4xx, 5xx ... by hundreds */
 	} n;
 	unsigned codes[16][2];		/* recent error codes, counts */
+	/* going out of service with a Delay (s.11.4): no new Add */
+	struct {
+		bool on;
+		struct gw_tmr tmr;
+		mg_model_drained_h *h;
+		void *arg;
+	} drain;
 };
 
 /* ------------------------------------------------------------------ */
@@ -366,6 +382,20 @@ static int ev_set_copy(struct ev_set *dst, const struct ev_set *src)
 	ev_set_clear(dst);
 	return ENOMEM;
 }
+
+/* ServiceStates, with a ServiceChange Delay that has run out taken
+ * into account (s.7.2.8). */
+static bool term_oos(struct mg_term *t)
+{
+	if (t->sc_at && gw_now_ms() >= t->sc_at) {
+		t->oos = t->sc_oos;
+		t->sc_at = 0;
+		t->sc_graceful = false;
+	}
+	return t->oos;
+}
+
+static void drain_check(struct mg_model *m);
 
 static void term_reset(struct mg_term *t)
 {
@@ -620,6 +650,9 @@ static void ctx_apply(struct mg_ctx *c)
 				st.detect_dtmf = true;
 			if (!strncmp(r->name, "tonedet/", 8))
 				st.detect_fax = true;
+			if (!strncmp(r->name, "tonedet/", 8) ||
+			    !strncmp(r->name, "cd/", 3))
+				st.detect_cpd = true;
 		}
 	} else {
 		st.alaw = true;
@@ -681,6 +714,14 @@ static void term_remove(struct mg_term *t)
 	}
 	/* s.7.2.3: back in the NULL context with its default values */
 	term_reset(t);
+	/* s.7.2.8: Graceful takes it out of service at its Delay's end or
+	 * as it leaves its context, whichever comes first */
+	if (t->sc_graceful && !term_oos(t)) {
+		t->oos = true;
+		t->sc_graceful = false;
+		t->sc_at = 0;
+	}
+	drain_check(m);
 }
 
 /* ------------------------------------------------------------------ */
@@ -785,6 +826,15 @@ static const struct {
 static const char *const cg_unequipped[] = { "cg/wt", "cg/prt", "cg/cr",
 	NULL };
 
+/* E.8: the cg ids as cd detects them, by enum media_tone; the rest of
+ * E.7.3's ids (wt, prt, cr) are in no plan here. */
+static const char *const cd_ids[MEDIA_TONE_COUNT] = {
+	[MEDIA_TONE_DIAL] = "dt", [MEDIA_TONE_RINGBACK] = "rt",
+	[MEDIA_TONE_BUSY] = "bt", [MEDIA_TONE_CONGESTION] = "ct",
+	[MEDIA_TONE_SIT] = "sit", [MEDIA_TONE_CALLWAIT] = "cw",
+};
+static const char *const cd_unequipped[] = { "wt", "prt", "cr", NULL };
+
 /* Fax and modem signals we detect, by enum media_tonedet_ev. */
 static const char *const fax_ids[] = { "cng", "ans", "ansrev", "v21flag" };
 
@@ -832,6 +882,20 @@ static bool fax_id(const char *id)
 		if (!strcmp(fax_ids[i], id))
 			return true;
 	return false;
+}
+
+/* 1: a cd tone id we detect, 2: one of E.7.3 we cannot, 0: neither. */
+static int cd_id(const char *id)
+{
+	unsigned i;
+
+	for (i = 0; i < GW_ARRAY_SIZE(cd_ids); i++)
+		if (cd_ids[i] && !strcmp(cd_ids[i], id))
+			return 1;
+	for (i = 0; cd_unequipped[i]; i++)
+		if (!strcmp(cd_unequipped[i], id))
+			return 2;
+	return 0;
 }
 
 /* A tone id of a tl list as the gateway knows it, lower case, with its
@@ -883,11 +947,12 @@ static struct ev_req *ev_find(struct ev_set *es, const struct ev_obs *o)
 				return r;
 			continue;
 		}
-		/* E.4 std/etd/ltd, of tonedet or of dd extending it (E.6:
-		 * DTMF tone ids only) */
+		/* E.4 std/etd/ltd, of tonedet or of dd or cd extending it
+		 * (E.6: DTMF tone ids only; E.8: the cg ones only) */
 		if (!evt || strcmp(evt + 1, o->evt))
 			continue;
 		if (!strncmp(r->name, "dd/", 3) ? !dtmf_of(o->tid) :
+		    !strncmp(r->name, "cd/", 3) ? cd_id(o->tid) != 1 :
 		    strncmp(r->name, "tonedet/", 8))
 			continue;
 		if (!tl_has(r, o->tid))
@@ -1345,7 +1410,9 @@ static void tone_start(struct mg_term *t, const char *tid)
 	for (i = 0; i < es->n; i++) {
 		const struct ev_req *r = &es->ev[i];
 
-		if (!strcmp(r->name, "tonedet/ltd") && tl_has(r, tid) &&
+		if ((!strcmp(r->name, "tonedet/ltd") ||
+		     (!strcmp(r->name, "cd/ltd") && cd_id(tid) == 1)) &&
+		    tl_has(r, tid) &&
 		    (!min || r->dur_ms < min))
 			min = r->dur_ms ? r->dur_ms : 1;
 	}
@@ -1398,6 +1465,23 @@ static void on_media_ev(enum mg_cm_ev ev, char digit, unsigned ms, void *arg)
 		if (td)
 			cot_back(td);
 		break;
+	case MG_CM_CPD:
+		/* E.8: the tone as an event of its own, and as a tone */
+		if (td && k < MEDIA_TONE_COUNT && cd_ids[k]) {
+			char name[16];
+
+			snprintf(name, sizeof(name), "cd/%s", cd_ids[k]);
+			detect_named(td, name, NULL, NULL, NULL, NULL);
+			c = ctx_find(m, cid);
+			td = c ? ctx_term(c, TERM_TDM) : NULL;
+			if (td)
+				tone_start(td, cd_ids[k]);
+		}
+		break;
+	case MG_CM_CPD_END:
+		if (td && k < MEDIA_TONE_COUNT && cd_ids[k])
+			tone_end(td, cd_ids[k], ms);
+		break;
 	case MG_CM_FAILED:
 		if (rt)
 			detect_named(rt, "nt/netfail", "cs",
@@ -1426,7 +1510,7 @@ static const char *item_val(const struct mg_item *it)
 
 /* The packages we implement, with their versions (H.248.1 s.6.2.3). */
 static const char *const packages[] = {
-	"g", "root", "tonegen", "tonedet", "dg", "dd", "cg", "ct", "nt",
+	"g", "root", "tonegen", "tonedet", "dg", "dd", "cg", "cd", "ct", "nt",
 	"rtp", "tdmc", "it", NULL,
 };
 
@@ -1449,7 +1533,8 @@ static bool tone_event(const char *name)
 {
 	const char *evt = strchr(name, '/');
 
-	return (!strncmp(name, "tonedet/", 8) || !strncmp(name, "dd/", 3)) &&
+	return (!strncmp(name, "tonedet/", 8) || !strncmp(name, "dd/", 3) ||
+		!strncmp(name, "cd/", 3)) &&
 		evt && (!strcmp(evt, "/std") || !strcmp(evt, "/etd") ||
 			!strcmp(evt, "/ltd"));
 }
@@ -1470,6 +1555,9 @@ static unsigned event_check(const struct mg_term *t, const char *name)
 			return 0;
 	if (!strcmp(name, "ct/cmp"))
 		return t->kind == TERM_TDM ? 0 : 512;
+	/* E.8: tones from the line, those of the plan */
+	if (!strncmp(name, "cd/", 3) && cd_id(name + 3))
+		return cd_id(name + 3) == 1 && t->kind == TERM_TDM ? 0 : 512;
 	if (!strcmp(name, "nt/netfail"))
 		return t->kind == TERM_RTP ? 0 : 512;
 	if (!strcmp(name, "nt/qualert") || !strcmp(name, "rtp/pltrans") ||
@@ -1529,6 +1617,7 @@ static int tl_parse(const struct mg_term *t, struct ev_req *r,
 		    const struct mg_item *p, struct cmd_err *e)
 {
 	bool dd = !strncmp(r->name, "dd/", 3);
+	bool cd = !strncmp(r->name, "cd/", 3);
 	unsigned k;
 
 	for (k = 0; k < p->nval; k++) {
@@ -1538,10 +1627,14 @@ static int tl_parse(const struct mg_term *t, struct ev_req *r,
 			return fail(e, 449, "%s: too many tone ids", r->name);
 		tid_norm(id, word_str(&p->val[k]));
 		if (!id[0] || (strcmp(id, "*") && !dtmf_of(id) &&
-			       (dd || !fax_id(id))))
+			       (dd || (!fax_id(id) && !cd_id(id)))) ||
+		    (cd && strcmp(id, "*") && !cd_id(id)))
 			return fail(e, 449, "%s: unknown tone id '%s'",
 				    r->name, word_str(&p->val[k]));
-		if (fax_id(id) && t->kind != TERM_TDM)
+		if (cd_id(id) == 2)
+			return fail(e, 512, "%s: no %s in the tone plan",
+				    r->name, id);
+		if ((fax_id(id) || cd_id(id)) && t->kind != TERM_TDM)
 			return fail(e, 512, "%s: %s is detected on the line "
 				    "side only", r->name, id);
 		snprintf(r->tl[r->ntl++], TID_LEN, "%s", id);
@@ -2075,9 +2168,12 @@ static int media_desc(struct mg_term *t, const struct mg_item *md,
 			break;
 		case MG_TOK_TERMSTATE:
 			for (s = it->kids; s; s = s->next) {
-				if (s->tok == MG_TOK_SERVICESTATES)
+				if (s->tok == MG_TOK_SERVICESTATES) {
 					t->oos = s->val[0].tok ==
 						MG_TOK_OUTOFSERVICE;
+					t->sc_at = 0;
+					t->sc_graceful = false;
+				}
 				else if (s->tok == MG_TOK_BUFFER)
 					buffer_control(t, s->val[0].tok ==
 						       MG_TOK_LOCKSTEP);
@@ -2387,6 +2483,10 @@ static int cmd_add(struct exec *x, struct mg_ctx **ctxp, bool choose,
 
 	if (is_root(cmd->tid))
 		return fail(e, 410, "Incorrect identifier: ROOT in Add");
+	/* s.11.4: going out of service with a Delay, no new call
+	 * (H.248.8 521) */
+	if (m->drain.on)
+		return fail(e, 521, "the MG is ServiceChanging (Graceful)");
 	if (!strcmp(cmd->tid, "$") || !strncasecmp(cmd->tid, "rtp/", 4)) {
 		if (strcmp(cmd->tid, "$") && strcasecmp(cmd->tid, "rtp/$"))
 			return fail(e, 430, "Unknown TerminationID '%s'",
@@ -2400,7 +2500,8 @@ static int cmd_add(struct exec *x, struct mg_ctx **ctxp, bool choose,
 		unsigned n = resolve(m, x->vmg, cmd->tid, NULL, false, v, 256), i;
 
 		for (i = 0; i < n; i++)
-			if (!v[i]->oos && v[i]->sp->up)
+			if (!term_oos(v[i]) && !v[i]->sc_graceful &&
+			    v[i]->sp->up)
 				break;
 		if (i == n)
 			return fail(e, 432, "Out of TerminationIDs: no idle "
@@ -2416,9 +2517,12 @@ static int cmd_add(struct exec *x, struct mg_ctx **ctxp, bool choose,
 		if (t->ctx)
 			return fail(e, 433, "TerminationID '%s' is already "
 				    "in a Context", cmd->tid);
-		if (t->oos || !t->sp->up)
+		if (term_oos(t) || !t->sp->up)
 			return fail(e, 531, "Permanent network failure: "
 				    "'%s' out of service", cmd->tid);
+		if (t->sc_graceful)
+			return fail(e, 521, "Termination '%s' is "
+				    "ServiceChanging", cmd->tid);
 	}
 	if (!c) {
 		if (!choose) {
@@ -2708,7 +2812,7 @@ static void audit_term(struct exec *x, struct mg_cmd *r, struct mg_term *t,
 				 NULL);
 		mg_item_set(msg, mg_item_add(msg, ts ? &ts->kids : NULL,
 					     MG_TOK_SERVICESTATES, NULL),
-			    t->oos || (t->sp && !t->sp->up) ?
+			    term_oos(t) || (t->sp && !t->sp->up) ?
 			    MG_TOK_OUTOFSERVICE : MG_TOK_INSERVICE, NULL);
 		mg_item_set(msg, mg_item_add(msg, ts ? &ts->kids : NULL,
 					     MG_TOK_BUFFER, NULL),
@@ -2770,6 +2874,19 @@ static void audit_term(struct exec *x, struct mg_cmd *r, struct mg_term *t,
 			mg_item_add(msg, &ev->kids, MG_TOK_NONE, dd[i]);
 		mg_item_add(msg, ev ? &ev->kids : NULL, MG_TOK_NONE,
 			    t->kind == TERM_RTP ? "nt/netfail" : "ct/cmp");
+		for (i = 0; ev && t->kind == TERM_TDM && i < 3; i++)
+			mg_item_add(msg, &ev->kids, MG_TOK_NONE,
+				    i == 0 ? "cd/std" : i == 1 ? "cd/etd" :
+				    "cd/ltd");
+		for (i = 0; ev && t->kind == TERM_TDM &&
+		     i < GW_ARRAY_SIZE(cd_ids); i++) {
+			char n[8];
+
+			if (!cd_ids[i])
+				continue;
+			snprintf(n, sizeof(n), "cd/%s", cd_ids[i]);
+			mg_item_add(msg, &ev->kids, MG_TOK_NONE, n);
+		}
 		for (i = 0; sg && t->kind == TERM_TDM &&
 		     i < GW_ARRAY_SIZE(cg_tones); i++)
 			mg_item_add(msg, &sg->kids, MG_TOK_NONE,
@@ -2853,16 +2970,27 @@ static int cmd_service_change(struct exec *x, struct mg_action *ra,
 	enum mg_tok method = MG_TOK_NONE;
 	const char *mgcid = NULL;
 	struct mg_term *v[512];
-	unsigned n, i;
+	unsigned n, i, delay_s = 0;
+	uint64_t at;
 
 	for (p = cmd->desc; p; p = p->next)
 		if (p->tok == MG_TOK_SERVICES)
 			sv = p;
 	for (p = sv ? sv->kids : NULL; p; p = p->next) {
-		if (p->tok == MG_TOK_METHOD)
+		if (p->tok == MG_TOK_METHOD) {
 			method = p->val[0].tok;
-		else if (p->tok == MG_TOK_MGCID)
+		} else if (p->tok == MG_TOK_MGCID) {
 			mgcid = item_val(p);
+		} else if (p->tok == MG_TOK_DELAY) {
+			const char *d = item_val(p);
+			char *end;
+			unsigned long dl = d ? strtoul(d, &end, 10) : 0;
+
+			if (!d || end == d || *end || dl > 86400)
+				return fail(e, 449, "ServiceChangeDelay "
+					    "'%s'", d ? d : "");
+			delay_s = (unsigned)dl;
+		}
 	}
 	if (!method)
 		return fail(e, 442, "ServiceChange without Method");
@@ -2880,8 +3008,12 @@ static int cmd_service_change(struct exec *x, struct mg_action *ra,
 			    mg_tok_name(method, false));
 	/* s.7.2.8, s.11.4: the MGC takes terminations out of service
 	 * (Forced at once, their contexts cleared; Graceful: the calls in
-	 * progress stay, no new one) or puts them back (Restart); on ROOT,
-	 * every termination of this MG */
+	 * progress stay, no new one, out of service once out of its
+	 * context or, with a ServiceChangeDelay, at its end, whichever is
+	 * first) or puts them back (Restart: after the Delay, if any); on
+	 * ROOT, every termination of this MG.  A null Delay (absent or 0)
+	 * on Graceful: out of service only in the NULL context. */
+	at = delay_s ? gw_now_ms() + delay_s * 1000ull : 0;
 	n = resolve(x->m, x->vmg, is_root(cmd->tid) ? "*" : cmd->tid, NULL,
 		    true, v, 512);
 	if (!n && !is_root(cmd->tid))
@@ -2890,12 +3022,26 @@ static int cmd_service_change(struct exec *x, struct mg_action *ra,
 		struct mg_term *t = v[i];
 		bool tdm = t->kind == TERM_TDM;
 
+		t->sc_graceful = false;
+		t->sc_at = 0;
 		if (method == MG_TOK_RESTART) {
-			t->oos = false;
+			if (at) {
+				t->sc_at = at;	/* in service then */
+				t->sc_oos = false;
+			} else {
+				t->oos = false;
+			}
 			continue;
 		}
-		if (tdm)
+		if (tdm && method == MG_TOK_GRACEFUL && !term_oos(t) &&
+		    (t->ctx || at)) {
+			/* still in service: the call goes on, nothing new */
+			t->sc_graceful = true;
+			t->sc_at = at;
+			t->sc_oos = true;
+		} else if (tdm) {
 			t->oos = true;
+		}
 		if (t->ctx && method == MG_TOK_FORCED) {
 			uint32_t cid = t->ctx->id;
 			struct mg_ctx *c;
@@ -3118,6 +3264,8 @@ static void model_destroy(void *arg)
 	unsigned i, ts;
 
 	gw_tmr_cancel(&m->it.tmr);
+	m->drain.on = false;
+	gw_tmr_cancel(&m->drain.tmr);
 	while (m->ctxs) {
 		struct mg_ctx *c = m->ctxs;
 
@@ -3153,6 +3301,7 @@ int mg_model_alloc(struct mg_model **mp, const struct mg_model_conf *conf)
 	if (!m->conf.max_contexts)
 		m->conf.max_contexts = 1024;
 	gw_tmr_init(&m->it.tmr);
+	gw_tmr_init(&m->drain.tmr);
 	*mp = m;
 	return 0;
 }
@@ -3268,6 +3417,48 @@ int mg_model_start(struct mg_model *m)
 		if (err)
 			return err;
 	}
+	return 0;
+}
+
+/* s.11.4: the MG goes out of service once no call is left, or the
+ * Delay it announced has passed. */
+static void drain_done(void *arg)
+{
+	struct mg_model *m = arg;
+
+	if (m->drain.h)
+		m->drain.h(m->drain.arg);
+}
+
+/* DRAIN_LAST_MS: for the last replies to go out, a Subtract's waiting
+ * for its statistics from the media workers. */
+#define DRAIN_LAST_MS	300
+
+static void drain_check(struct mg_model *m)
+{
+	if (m->drain.on && !m->ctxs)
+		gw_tmr_start(&m->drain.tmr, DRAIN_LAST_MS, drain_done, m);
+}
+
+int mg_model_drain(struct mg_model *m, mg_model_drained_h *h, void *arg)
+{
+	unsigned i, s, max_s = 0;
+
+	if (m->drain.on)
+		return EALREADY;
+	for (i = 0; i < m->nvmg; i++) {
+		s = mg_vmg_graceful(m->vmg[i]);
+		max_s = s > max_s ? s : max_s;
+	}
+	if (!max_s)
+		return ENOENT;
+	m->drain.on = true;
+	m->drain.h = h;
+	m->drain.arg = arg;
+	GW_INFO("going out of service: Graceful, %u s for %u context(s) "
+		"to clear", max_s, m->nctx);
+	gw_tmr_start(&m->drain.tmr, max_s * 1000ull, drain_done, m);
+	drain_check(m);
 	return 0;
 }
 

@@ -58,6 +58,7 @@ struct mg_vmg {
 		uint64_t sent, timeouts;
 	} n;
 	uint64_t since_ms;
+	bool draining;		/* Graceful sent, its Delay running */
 };
 
 static void vmg_destroy(void *arg)
@@ -481,8 +482,8 @@ int mg_vmg_service_change(struct mg_vmg *v, const char *tid,
 	return err;
 }
 
-/** At shutdown: Graceful with its Delay, or Forced (s.11.4). */
-void mg_vmg_shutdown(struct mg_vmg *v)
+/* ServiceChange on ROOT for the whole MG going out of service. */
+static void sc_root(struct mg_vmg *v, enum mg_tok method)
 {
 	struct mg_msg *msg;
 	struct mg_trans *t;
@@ -490,7 +491,6 @@ void mg_vmg_shutdown(struct mg_vmg *v)
 	struct mg_cmd *c;
 	struct mg_item *sv;
 
-	gw_tmr_cancel(&v->tmr);
 	if (v->state != VS_REGISTERED || !(msg = mg_vmg_msg(v)))
 		return;
 	t = mg_msg_add_trans(msg, MG_TRANS_REQUEST, 0);
@@ -498,18 +498,40 @@ void mg_vmg_shutdown(struct mg_vmg *v)
 	c = mg_action_add_cmd(msg, a, MG_CMD_SERVICECHANGE, "ROOT");
 	sv = mg_item_add(msg, c ? &c->desc : NULL, MG_TOK_SERVICES, NULL);
 	mg_item_set(msg, mg_item_add(msg, sv ? &sv->kids : NULL,
-				     MG_TOK_METHOD, NULL),
-		    v->conf.graceful_s ? MG_TOK_GRACEFUL : MG_TOK_FORCED,
-		    NULL);
+				     MG_TOK_METHOD, NULL), method, NULL);
 	mg_item_set(msg, mg_item_add(msg, sv ? &sv->kids : NULL,
 				     MG_TOK_REASON, NULL), 0, "%s",
 		    "905");
-	if (v->conf.graceful_s)
+	if (method == MG_TOK_GRACEFUL)
 		mg_item_set(msg, mg_item_add(msg, sv ? &sv->kids : NULL,
 					     MG_TOK_DELAY, NULL), 0, "%u",
 			    v->conf.graceful_s);
 	mg_tsx_send(v->ep, &v->to, msg, NULL, NULL, NULL);
 	gw_mem_deref(msg);
+}
+
+/**
+ * Going out of service (s.7.2.8, s.11.4): Graceful with the configured
+ * Delay; the controller keeps its association meanwhile.  The Delay in
+ * seconds, 0 when there is none or v is not registered.
+ */
+unsigned mg_vmg_graceful(struct mg_vmg *v)
+{
+	if (v->state != VS_REGISTERED || !v->conf.graceful_s)
+		return 0;
+	sc_root(v, MG_TOK_GRACEFUL);
+	v->draining = true;
+	return v->conf.graceful_s;
+}
+
+/** At shutdown: Graceful with its Delay, or Forced (s.11.4); nothing
+ * more after mg_vmg_graceful. */
+void mg_vmg_shutdown(struct mg_vmg *v)
+{
+	gw_tmr_cancel(&v->tmr);
+	if (!v->draining)
+		sc_root(v, v->conf.graceful_s ? MG_TOK_GRACEFUL :
+			MG_TOK_FORCED);
 	v->state = VS_IDLE;
 }
 

@@ -28,7 +28,7 @@ class Mg:
     """junction-mg alone, its spans under the [mgc ext] softswitch."""
 
     def __init__(self, sim, mgc_ports, version=3, encoding="pretty",
-                 timeout_ms=30000):
+                 timeout_ms=30000, mg_extra=""):
         self.sim = sim
         self.port = free_port("udp", 13000, 300)
         rtp_lo = 20000 + (os.getpid() % 200) * 40
@@ -46,6 +46,7 @@ socket = junction-mg.sock
 rtp_port_min = {rtp_lo}
 rtp_port_max = {rtp_lo + 39}
 max_wait_ms = 50
+{mg_extra}
 
 [mgc ext]
 address = {addrs}
@@ -91,7 +92,8 @@ control = mgc:ext
         return self.proc.returncode
 
 
-def setup(version=3, encoding="pretty", mgcs=1, timeout_ms=30000):
+def setup(version=3, encoding="pretty", mgcs=1, timeout_ms=30000,
+          mg_extra=""):
     sim = Pstnsim()
     sim.start()
     ports = [free_port("udp", 13400 + 100 * i, 100) for i in range(mgcs)]
@@ -100,7 +102,7 @@ def setup(version=3, encoding="pretty", mgcs=1, timeout_ms=30000):
         d = Mgc(p, version=version, encoding=encoding)
         on_exit(d.stop)
         drivers.append(d)
-    mg = Mg(sim, ports, timeout_ms=timeout_ms)
+    mg = Mg(sim, ports, timeout_ms=timeout_ms, mg_extra=mg_extra)
     mg.registered = drivers[0].wait_connected(10)
     drivers[0].wait_servicechange(1)     # the registration itself
     return sim, mg, drivers
@@ -364,12 +366,13 @@ def notify_at(n):
 def packages_claimed_are_whole():
     sim, mg, (mgc,) = setup()
     r = mgc.send("Context = - { AuditValue = ROOT { Audit { Packages } } }")
-    for pkg in ("tonegen-1", "tonedet-1", "ct-1"):
+    for pkg in ("tonegen-1", "tonedet-1", "ct-1", "cd-1"):
         check(pkg in r, f"{pkg} not in Packages", r)
     r = mgc.send("Context = - { AuditCapability = tdm/1/1 { Audit { "
                  "Media, Events, Signals } } }")
     for item in ("tonedet/std", "tonedet/etd", "tonedet/ltd", "dd/std",
-                 "ct/cmp", "ct/ct", "ct/rsp", "tonegen/pt"):
+                 "ct/cmp", "ct/ct", "ct/rsp", "tonegen/pt", "cd/std",
+                 "cd/bt", "cd/sit"):
         check(item in r, f"{item} not in the capabilities", r)
     ctx = context_id(mgc.send("Context = $ { Add = tdm/1/9, Add = $ { "
                               "Media { Stream = 1 { Local { v=0\nc=IN IP4 "
@@ -395,6 +398,15 @@ def packages_claimed_are_whole():
         (f"Modify = {rtpt} {{ Events = 1 {{ ct/cmp }} }}", 512),
         (f"Modify = {rtpt} {{ Events = 1 {{ tonedet/std {{ tl = ans }} }} "
          "}", 512),
+        # E.8: the plan's tones, from the line; E.7.3's others unequipped
+        (f"Modify = tdm/1/9 {{ Events = 1 {{ cd/prt }} }}", 512),
+        (f"Modify = tdm/1/9 {{ Events = 1 {{ cd/std {{ tl = wt }} }} }}",
+         512),
+        (f"Modify = tdm/1/9 {{ Events = 1 {{ cd/std {{ tl = d5 }} }} }}",
+         449),
+        (f"Modify = {rtpt} {{ Events = 1 {{ cd/bt }} }}", 512),
+        (f"Modify = {rtpt} {{ Events = 1 {{ cd/etd {{ tl = rt }} }} }}",
+         512),
     ]
     for text, code in cases:
         got = [c for c, _ in errors(mgc.send(f"Context = {ctx} {{ {text} }}"))]
@@ -620,6 +632,104 @@ def service_change_from_the_mgc():
     check(mg.ctl("megaco")["megaco"]["contexts"] == [], "contexts left")
     mgc.send("Context = - { ServiceChange = ROOT { Services { "
              "Method = Restart, Reason = 900 } } }")
+
+
+@tap.test
+def call_progress_tone_detected_from_the_line():
+    # pstnsim's busy numbers clear without a tone in-band, so the tone
+    # comes from us: cg/bt toward the line on a call to 1000, whose echo
+    # brings it back on the same timeslot's receive side, where cd
+    # listens (before the echo canceller)
+    sim, mg, (mgc,) = setup()
+    dp, ts = pstn_call(sim, "1000")
+    tdm = f"tdm/1/{ts}"
+    r = mgc.send(f"Context = $ {{ Add = {tdm} {{ Events = 60 {{ "
+                 "cd/bt { KeepActive }, cd/std { tl = bt }, "
+                 "cd/etd { tl = bt }, cd/rt }, Signals { cg/bt } } }")
+    check(not errors(r), r)
+    ctx = context_id(r)
+    n = mgc.wait_notify(r"cd/bt", 8)
+    print(f"# {observed_events(n)}")
+    check(n and "cd/bt" in n, "busy tone not detected", n)
+    n = mgc.wait_notify(r"cd/std", 3)
+    ev = observed_events(n)
+    print(f"# {ev}")
+    check(ev and ev[0][1].get("tid") == "bt", ev)
+    # the tone stops: its end, with how long it was heard
+    r = mgc.send(f"Context = {ctx} {{ Modify = {tdm} {{ Signals }} }}")
+    check(not errors(r), r)
+    n = mgc.wait_notify(r"cd/etd", 5)
+    ev = observed_events(n)
+    print(f"# {ev}")
+    check(ev and ev[0][1].get("tid") == "bt" and
+          int(ev[0][1].get("dur", "0")) >= 1000, ev)
+    check(not [x for x in mgc.notifies() if "cd/rt" in x],
+          "busy taken for ringback")
+    mgc.send(f"Context = {ctx} {{ Subtract = {tdm} }}")
+
+
+@tap.test
+def graceful_shutdown_waits_for_the_calls():
+    sim, mg, (mgc,) = setup(mg_extra="graceful_s = 20")
+    ctx = context_id(mgc.send("Context = $ { Add = tdm/1/5 }"))
+    t0 = time.time()
+    mg.proc.terminate()
+    sc = mgc.wait_servicechange(5)
+    print(f"# {sc!r}")
+    check(sc and "root" in sc.lower() and ("Graceful" in sc or "GR" in sc),
+          sc)
+    check("Delay = 20" in sc or "DL=20" in sc.replace(" ", ""), sc)
+    # no new call; the controller's other requests are served
+    got = [c for c, _ in errors(mgc.send("Context = $ { Add = tdm/1/6 }"))]
+    check(521 in got, got)
+    r = mgc.send(f"Context = {ctx} {{ AuditValue = tdm/1/5 {{ Audit {{ }} "
+                 "} }")
+    check(not errors(r), r)
+    check(mg.proc.poll() is None, "stopped with a call up")
+    r = mgc.send(f"Context = {ctx} {{ Subtract = tdm/1/5 }}")
+    check(not errors(r), r)
+    mg.proc.wait(5)
+    took = time.time() - t0
+    print(f"# stopped {took:.1f} s after SIGTERM")
+    check(took < 10, took)
+    check(mg.proc.returncode == 0, mg.proc.returncode)
+
+
+@tap.test
+def service_change_delay_from_the_mgc():
+    sim, mg, (mgc,) = setup()
+    # Graceful with a Delay (s.7.2.8): ServiceChanging until it ends
+    r = mgc.send("Context = - { ServiceChange = tdm/1/9 { Services { "
+                 "Method = Graceful, Reason = 905, Delay = 2 } } }")
+    check(not errors(r), r)
+    got = [c for c, _ in errors(mgc.send("Context = $ { Add = tdm/1/9 }"))]
+    check(521 in got, got)
+    r = mgc.send("Context = - { AuditValue = tdm/1/9 { Audit { Media } } }")
+    check("InService" in r or "IV" in r, r)
+    time.sleep(2.2)
+    r = mgc.send("Context = - { AuditValue = tdm/1/9 { Audit { Media } } }")
+    check("OutOfService" in r or "OS" in r, r)
+    # Restart with a Delay: back in service once it has passed
+    r = mgc.send("Context = - { ServiceChange = tdm/1/9 { Services { "
+                 "Method = Restart, Reason = 900, Delay = 1 } } }")
+    check(not errors(r), r)
+    got = [c for c, _ in errors(mgc.send("Context = $ { Add = tdm/1/9 }"))]
+    check(531 in got, got)
+    time.sleep(1.2)
+    r = mgc.send("Context = $ { Add = tdm/1/9 }")
+    check(not errors(r), r)
+    # Graceful, null Delay, on a termination in a call: in service until
+    # it leaves its context
+    ctx = context_id(r)
+    r = mgc.send("Context = - { ServiceChange = tdm/1/9 { Services { "
+                 "Method = Graceful, Reason = 905 } } }")
+    check(not errors(r), r)
+    r = mgc.send(f"Context = {ctx} {{ AuditValue = tdm/1/9 {{ Audit {{ "
+                 "Media } } }")
+    check("InService" in r or "IV" in r, r)
+    mgc.send(f"Context = {ctx} {{ Subtract = tdm/1/9 }}")
+    r = mgc.send("Context = - { AuditValue = tdm/1/9 { Audit { Media } } }")
+    check("OutOfService" in r or "OS" in r, r)
 
 
 if __name__ == "__main__":
