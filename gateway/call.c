@@ -314,8 +314,7 @@ static const struct sockaddr *source_addr(const char *src,
 
 /*
  * Our SDP toward SIP from the MG's Local (H.248 Local holds c=, m= and
- * attributes, RFC 4566 wants o=, s= and t= too).  dir: the direction
- * attribute, or NULL.
+ * attributes, RFC 4566 wants o=, s= and t= too).
  */
 static int sdp_from_local(char *buf, size_t size, const char *local)
 {

@@ -67,8 +67,9 @@
  * PRACK; as UAS, a PRACK answers the offer of our reliable 1xx, or makes
  * a new offer that its 200 answers.
  *
- * Not implemented yet: offers in PRACK of ours; credentials for a
- * challenged UPDATE.
+ * The gateway puts no offer of its own in a PRACK, and an UPDATE
+ * challenged with 401/407 ends as a failed UPDATE (it is not retried
+ * with credentials, as INVITE and BYE are).
  */
 
 enum sess_state {
