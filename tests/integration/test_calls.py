@@ -51,7 +51,11 @@ target = group:pstn
     gw = Gateway(conf, name="calls")
     sim = Pstnsim(rundir=gw.rundir)
     sim.start()
-    gw.start()
+    # start-up takes longer while the machine is loaded (CI builds the
+    # fuzzers beside the tests): wait for it generously
+    gw.start(wait=False)
+    check(gw.wait_ready(30), "junctiond did not come up",
+          gw.logtext()[-3000:])
     gw.pbx = pbx
     gw.sip = gw.ports["sip"]
     up = wait_for(lambda: (gw.subsystem(gw.ctl_json("status"), "mgc") or
