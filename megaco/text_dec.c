@@ -651,6 +651,8 @@ static int item(struct dec *d, enum cx cx, struct mg_item **itp)
 				len = (size_t)(p - s);
 				if (!len)
 					return fail(d, s, "unexpected");
+				if (s[len - 1] == '!')
+					return fail(d, s, "bad name");
 			}
 		}
 	}

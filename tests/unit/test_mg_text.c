@@ -477,6 +477,9 @@ static void test_errors(void **state)
 	decode_fails("!/1 [1.2.3.4]\nT=1{C=1{MF=a{E=x{g/y}}}}", 442, "'x'");
 	decode_fails("!/1 [1.2.3.4]\nT=1{C=1{N=a{OE=1{2024:g/y}}}}", 442,
 		     "timestamp");
+	/* a NAME has no '!', also when ( ) follow it (RFC 3525 App. I) */
+	decode_fails("!/1 [1.2.3.4]\nT=1{C=1{MF=a{E=1{al/o!(strict=state)}}}}",
+		     442, "bad name");
 	decode_fails("!/1 [1.2.3.4]\nT=1{C=1{MF=a{SG{g/x{SY=Forever}}}}}",
 		     442, "'Forever'");
 	decode_fails("!/1 [1.2.3.4]\nT=1{C=1{SC=ROOT{SV{MT=Sideways}}}}",
