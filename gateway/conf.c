@@ -812,6 +812,11 @@ static const struct gw_conf_key sip_keys[] = {
 	 "against"},
 	{"tls_verify", GW_CONF_BOOL, offsetof(struct gw_sip_conf, tls_verify),
 	 "yes", 0, 0, NULL, 0, "verify TLS peers' certificates"},
+	{"tls_require_client_cert", GW_CONF_BOOL,
+	 offsetof(struct gw_sip_conf, tls_require_client_cert), "no", 0, 0,
+	 NULL, 0, "refuse TLS clients that present no certificate (mutual "
+	 "TLS between servers, RFC 5922); a certificate a client presents "
+	 "is verified either way"},
 	{"auth", GW_CONF_BOOL, offsetof(struct gw_sip_conf, auth),
 	 "no", 0, 0, NULL, 0, "digest-authenticate requests from sources "
 	 "not in trusted, against the [user] sections (RFC 7616)"},

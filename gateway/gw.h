@@ -61,6 +61,7 @@ struct gw_sip_conf {
 	bool prack;		/* offer and accept 100rel (RFC 3262) */
 	char *tls_cert, *tls_key, *tls_ca;
 	bool tls_verify;
+	bool tls_require_client_cert;
 	bool auth;		/* digest-authenticate requests from outside
 				 * trusted, against the [user] sections */
 	char *trusted;		/* "127.0.0.0/8 192.0.2.0/24": no auth */

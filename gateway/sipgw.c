@@ -274,6 +274,7 @@ static int sip_start(struct gw_daemon *d, const struct gw_conf *conf)
 		lc.key = sc->tls_key[0] ? sc->tls_key : NULL;
 		lc.ca = sc->tls_ca[0] ? sc->tls_ca : NULL;
 		lc.verify = sc->tls_verify;
+		lc.require_client_cert = sc->tls_require_client_cert;
 		err = sip_ua_listen(sg.ua, &lc);
 		if (err) {
 			GW_ERR("cannot listen on %.*s: %s", (int)(e - p), p,

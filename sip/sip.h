@@ -27,6 +27,7 @@ struct sip_listener_conf {
 	/* TLS */
 	const char *cert, *key, *ca;	/* PEM files */
 	bool verify;			/* verify peers' certificates */
+	bool require_client_cert;	/* refuse clients without one */
 	const char *ciphers;		/* GnuTLS priority string */
 };
 

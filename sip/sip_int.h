@@ -50,6 +50,7 @@ struct sip_lsnr {
 	struct gnutls_certificate_credentials_st *cred;
 	struct gnutls_priority_st *prio;
 	bool verify;
+	bool require_client_cert;
 };
 
 /* Where a received message came from; what a response goes back on. */

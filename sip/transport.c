@@ -53,6 +53,7 @@ struct sip_conn {
 	bool connecting;
 	gnutls_session_t tls;		/* TLS only */
 	bool handshaking;
+	bool tls_server;		/* accepted: the client may lack a cert */
 	bool opening;			/* ours, and nothing came back yet */
 	uint64_t last_ms;
 	struct gw_tmr idle_tmr;
@@ -623,6 +624,28 @@ static void conn_readable(struct sip_conn *conn)
 	}
 }
 
+/* A certificate a client chose to present is verified like a required
+ * one: a client with none passes, one with a bad one does not. */
+static bool tls_peer_ok(struct sip_conn *conn)
+{
+	unsigned int n = 0, status = 0;
+	char addr[64];
+	int r;
+
+	if (!conn->tls_server || !conn->lsnr->verify ||
+	    conn->lsnr->require_client_cert ||
+	    !gnutls_certificate_get_peers(conn->tls, &n) || !n)
+		return true;
+	r = gnutls_certificate_verify_peers2(conn->tls, &status);
+	if (r < 0 || status) {
+		sip_addr_print(&conn->peer, addr, sizeof(addr));
+		GW_LOG_LIMITED(GW_LOG_WARN, "tls: client certificate from "
+			       "%s not trusted (status 0x%x)", addr, status);
+		return false;
+	}
+	return true;
+}
+
 static void conn_event(int flags, void *arg)
 {
 	struct sip_conn *conn = gw_mem_ref(arg);
@@ -649,6 +672,10 @@ static void conn_event(int flags, void *arg)
 			GW_LOG_LIMITED(GW_LOG_WARN, "tls: handshake: %s",
 				       gnutls_strerror(r));
 			conn_close(conn, "TLS handshake failed");
+			goto out;
+		}
+		if (!tls_peer_ok(conn)) {
+			conn_close(conn, "TLS client certificate refused");
 			goto out;
 		}
 		conn->handshaking = false;
@@ -689,14 +716,21 @@ static int tls_start(struct sip_conn *conn, struct sip_lsnr *l, bool server)
 			GNUTLS_NONBLOCK);
 	if (r < 0)
 		return ENOMEM;
+	conn->tls_server = server;
 	if (gnutls_priority_set(conn->tls, l->prio) < 0 ||
 	    gnutls_credentials_set(conn->tls, GNUTLS_CRD_CERTIFICATE,
 				   l->cred) < 0)
 		return EINVAL;
+	/* A server asks for the client's certificate and verifies the one
+	 * it gets (tls_peer_ok, after the handshake); most phones have none
+	 * (RFC 3261 s.26.3.1), so only a listener for trunks that must use
+	 * mutual TLS (RFC 5922 s.7.3) requires one. */
 	if (server)
 		gnutls_certificate_server_set_request(conn->tls,
-			l->verify ? GNUTLS_CERT_REQUIRE : GNUTLS_CERT_IGNORE);
-	if (l->verify)
+			!l->verify ? GNUTLS_CERT_IGNORE :
+			l->require_client_cert ? GNUTLS_CERT_REQUIRE :
+			GNUTLS_CERT_REQUEST);
+	if (l->verify && (!server || l->require_client_cert))
 		/* The chain and its dates; no name until RFC 3263 gives
 		 * us names (targets are IP literals). */
 		gnutls_session_set_verify_cert(conn->tls, NULL, 0);
@@ -933,6 +967,7 @@ static int tls_creds(struct sip_lsnr *l, const struct sip_listener_conf *lc)
 		return EINVAL;
 	}
 	l->verify = lc->verify;
+	l->require_client_cert = lc->require_client_cert;
 	return 0;
 }
 
