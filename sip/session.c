@@ -1203,9 +1203,10 @@ static void rx_offer(struct sip_session *s, struct sip_tsx *tsx,
 	const char *body;
 	char *answer = NULL;
 	size_t len;
+	bool offer_in = has_body(req, &body, &len);
 	int err;
 
-	if (has_body(req, &body, &len)) {
+	if (offer_in) {
 		if (!is_sdp(req)) {
 			sip_tsx_respond(tsx, req, 415);
 			return;
@@ -1219,10 +1220,10 @@ static void rx_offer(struct sip_session *s, struct sip_tsx *tsx,
 			return;
 		}
 		gw_mem_deref(offer);
-	} else if (update) {
-		sip_tsx_respond(tsx, req, 200);
-		return;
 	}
+	/* An UPDATE without an offer refreshes the target or the session
+	 * (RFC 4028 s.7.4): its 2xx carries the timer, and no body (RFC
+	 * 3311 s.5.2). */
 	err = sip_msg_response(&r, req, 200, s->dlg->local_tag);
 	if (err) {
 		gw_mem_deref(answer);
@@ -1244,9 +1245,11 @@ static void rx_offer(struct sip_session *s, struct sip_tsx *tsx,
 		add_se(s, r, true);
 		st_start(s);
 	}
-	/* Without an offer, our SDP is the offer and the ACK answers. */
-	sip_msg_set_body(r, "application/sdp",
-			 answer ? answer : s->local_sdp ? s->local_sdp : "");
+	/* A re-INVITE without an offer: our SDP is the offer and the ACK
+	 * answers (RFC 3261 s.14.2). */
+	if (offer_in || !update)
+		sip_msg_set_body(r, "application/sdp", answer ? answer :
+				 s->local_sdp ? s->local_sdp : "");
 	if (answer) {
 		set_local(s, answer);
 		gw_mem_deref(answer);
@@ -1266,8 +1269,8 @@ static void rx_offer(struct sip_session *s, struct sip_tsx *tsx,
 		resend_2xx_start(s);
 	}
 	sip_tsx_respond_msg(tsx, r);
-	if (!has_body(req, &body, &len))
-		return;		/* reported with the ACK's answer */
+	if (!offer_in)
+		return;		/* a refresh, or reported with the ACK's answer */
 	memset(&ev, 0, sizeof(ev));
 	ev.type = SIP_SESS_MODIFIED;
 	ev.reason.location = -1;

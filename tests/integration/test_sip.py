@@ -138,6 +138,25 @@ def reinvite_hold_resume_tcp():
 
 
 @tap.test
+def session_timer_refreshed_by_sipp():
+    """RFC 4028 with SIPp as the refresher, over UDP and TCP: 422 and
+    Min-SE for a short interval, the refresher named in the 2xx with
+    Require: timer, refreshes by re-INVITE and by an UPDATE without a
+    body, whose 2xx confirms the new interval."""
+    for transport in ("u1", "t1"):
+        t, port = tu()
+        r = sipp("-sf", os.path.join(SCEN, "uac_session_timer.xml"),
+                 f"127.0.0.1:{port}", "-t", transport,
+                 "-p", str(free_port()), "-m", "1", "-i", "127.0.0.1")
+        sipp_ok(r, f"session timer over {transport}")
+        ev = t.lines("event")
+        check(len([l for l in ev if " answered " in l]) == 1 and
+              len([l for l in ev if " closed " in l]) == 1,
+              "not one call answered and closed by BYE", *ev)
+        closed_clean(t)
+
+
+@tap.test
 def refer_accepted_with_notify():
     t, port = tu()
     r = sipp("-sf", os.path.join(SCEN, "uac_refer.xml"), f"127.0.0.1:{port}",
