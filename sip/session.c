@@ -67,9 +67,8 @@
  * PRACK; as UAS, a PRACK answers the offer of our reliable 1xx, or makes
  * a new offer that its 200 answers.
  *
- * The gateway puts no offer of its own in a PRACK, and an UPDATE
- * challenged with 401/407 ends as a failed UPDATE (it is not retried
- * with credentials, as INVITE and BYE are).
+ * The gateway puts no offer of its own in a PRACK (RFC 3262 leaves it
+ * to the UAC; the INVITE's offer or the 1xx's answer is enough).
  */
 
 enum sess_state {
@@ -143,6 +142,8 @@ struct sip_session {
 	bool update_out;		/* our UPDATE is pending */
 	bool glare_update;		/* tmr_glare re-sends an UPDATE */
 	struct sip_tsx *upd_tsx;
+	osip_message_t *upd_req;	/* our UPDATE, for its retry */
+	bool upd_auth_tried;		/* it answered a challenge */
 	char *upd_prev_sdp;		/* local SDP before our UPDATE */
 };
 
@@ -189,6 +190,8 @@ static void sess_destroy(void *data)
 		gw_mem_deref(s->upd_tsx);
 	}
 	gw_mem_deref(s->upd_prev_sdp);
+	if (s->upd_req)
+		osip_message_free(s->upd_req);
 }
 
 static struct sip_session *sess_new(struct sip_ua *ua)
@@ -1989,6 +1992,38 @@ int sip_session_hangup(struct sip_session *sess, unsigned status,
 }
 
 static void update_resp(struct sip_tsx *tsx, int status,
+			osip_message_t *msg, void *arg);
+
+/* Our UPDATE again, once, with credentials answering resp's challenges
+ * (RFC 3261 s.22.2), the next CSeq of the dialog; its offer stands. */
+static int upd_auth_retry(struct sip_session *s, const osip_message_t *resp)
+{
+	osip_message_t *m = NULL;
+	int err;
+
+	if (!s->upd_req || s->upd_auth_tried || !s->auth_user ||
+	    !s->auth_pass)
+		return ENOENT;
+	s->upd_auth_tried = true;
+	err = retry_clone(&m, s->upd_req, ++s->dlg->local_cseq);
+	if (err)
+		return err;
+	err = sip_auth_add(m, resp, &s->auth_cl, s->auth_user, s->auth_pass);
+	if (err) {
+		GW_INFO("%s: cannot answer the %d to UPDATE: %s", s->call_id,
+			resp->status_code, strerror(err));
+		osip_message_free(m);
+		return err;
+	}
+	if (s->upd_tsx) {
+		sip_tsx_detach(s->upd_tsx);
+		s->upd_tsx = gw_mem_deref(s->upd_tsx);
+	}
+	return sip_tsx_request(&s->upd_tsx, s->ua, m, s->dlg->tp,
+			       &s->dlg->dst, update_resp, s);
+}
+
+static void update_resp(struct sip_tsx *tsx, int status,
 			osip_message_t *msg, void *arg)
 {
 	struct sip_session *s = arg;
@@ -1998,6 +2033,8 @@ static void update_resp(struct sip_tsx *tsx, int status,
 
 	(void)tsx;
 	if (status < 200 || !s->linked)
+		return;
+	if ((status == 401 || status == 407) && msg && !upd_auth_retry(s, msg))
 		return;
 	gw_mem_ref(s);
 	s->update_out = false;
@@ -2102,6 +2139,14 @@ int sip_session_update(struct sip_session *sess, const char *sdp)
 		sip_tsx_detach(sess->upd_tsx);
 		sess->upd_tsx = gw_mem_deref(sess->upd_tsx);
 	}
+	if (sess->upd_req)
+		osip_message_free(sess->upd_req);
+	sess->upd_req = NULL;
+	if (sess->auth_user && osip_message_clone(m, &sess->upd_req) < 0) {
+		osip_message_free(m);
+		return ENOMEM;
+	}
+	sess->upd_auth_tried = false;
 	err = sip_tsx_request(&sess->upd_tsx, sess->ua, m, sess->dlg->tp,
 			      &sess->dlg->dst, update_resp, sess);
 	if (err)

@@ -18,14 +18,15 @@
  *
  *   siptu -l udp:127.0.0.1:5070 [-l tcp:...] [-r 486] [-d ms] [-R]
  *         [-E] [-P] [-A user:password [-M] [-G db|-]] [-C user:password]
- *         [-c sip:uas@127.0.0.1:5080 [-n calls] [-H hold_ms]]
+ *         [-c sip:uas@127.0.0.1:5080 [-n calls] [-H hold_ms] [-U]]
  *         [-g sip:127.0.0.1:5080 [-x expires]]
  *
  * -R rings (180) first, -E sends 183 with the SDP first (early media),
  * -P does 100rel (RFC 3262), -d delays the answer, -A requires digest
  * authentication (realm "siptu") with that one user (-M: challenge with
  * MD5 alone, as SIPp 3.6 answers only a first challenge in MD5), -C
- * answers 401/407 with those credentials.
+ * answers 401/407 with those credentials.  -U: a call placed sends an
+ * UPDATE with its offer again once answered.
  *
  * -G runs the registrar for the -A user, its bindings in the SQLite
  * file db ("-": in memory); at exit siptu prints "bindings N" and
@@ -44,6 +45,7 @@ static struct sip_conf conf;
 static struct sip_ua *ua;
 static const char *call_uri;
 static unsigned calls_left, hold_ms = 500, calls_done, calls_failed;
+static bool update_answered;				/* -U */
 static char auth_user[64], auth_pass[64];	/* -A */
 static bool auth_md5;				/* -M */
 static const char *registrar_db;		/* -G */
@@ -60,7 +62,7 @@ static const struct sip_sdp_codec codecs[] = {
 struct call {
 	struct sip_session *sess;
 	struct gw_tmr tmr;
-	char *answer;
+	char *answer;		/* our SDP: the answer, or a UAC's offer */
 	bool uac;
 };
 
@@ -201,8 +203,11 @@ static void uac_event(struct sip_session *sess,
 	printf("event %s %d status=%u\n", sip_session_call_id(sess),
 	       (int)ev->type, ev->status);
 	fflush(stdout);
-	if (ev->type == SIP_SESS_ANSWERED)
+	if (ev->type == SIP_SESS_ANSWERED) {
+		if (update_answered && sip_session_update(sess, c->answer))
+			printf("update refused\n");
 		gw_tmr_start(&c->tmr, hold_ms, hangup_tmr, c);
+	}
 	if (ev->type == SIP_SESS_CLOSED) {
 		calls_failed++;
 		gw_mem_deref(c);
@@ -232,7 +237,7 @@ static void next_call_tmr(void *arg)
 	gw_tmr_init(&c->tmr);
 	c->uac = true;
 	err = sip_session_connect(&c->sess, ua, &p, uac_event, c);
-	gw_mem_deref(text);
+	c->answer = text;		/* our SDP, for -U */
 	if (err) {
 		fprintf(stderr, "connect: %s\n", strerror(err));
 		calls_failed++;
@@ -386,7 +391,7 @@ int main(int argc, char **argv)
 	int opt, err;
 
 	while ((opt = getopt(argc, argv,
-				   "l:r:d:REPA:MG:C:c:n:H:g:x:v")) != -1) {
+				   "l:r:d:REPA:MG:C:c:n:H:Ug:x:v")) != -1) {
 		switch (opt) {
 		case 'l':
 			if (nl < GW_ARRAY_SIZE(lspecs))
@@ -415,6 +420,7 @@ int main(int argc, char **argv)
 		case 'c': call_uri = optarg; break;
 		case 'n': calls_left = (unsigned)atoi(optarg); break;
 		case 'H': hold_ms = (unsigned)atoi(optarg); break;
+		case 'U': update_answered = true; break;
 		case 'v': gw_log_set_levels("debug"); break;
 		default:
 			fprintf(stderr, "usage: siptu -l udp:ADDR:PORT ...\n");

@@ -226,12 +226,12 @@ def sipp_uac_wrong_password_and_unknown_user_alike():
     closed_clean(t)
 
 
-def siptu_uac_auth(cred):
+def siptu_uac_auth(cred, scenario="uas_auth.xml", *extra):
     import subprocess
     import tempfile
     import time
     port = free_port()
-    uas = subprocess.Popen(["sipp", "-sf", os.path.join(SCEN, "uas_auth.xml"),
+    uas = subprocess.Popen(["sipp", "-sf", os.path.join(SCEN, scenario),
                             "-i", "127.0.0.1", "-p", str(port), "-m", "1",
                             "-nostdin", "-timeout", "10s", "-timeout_error"],
                            stdout=subprocess.DEVNULL,
@@ -240,7 +240,7 @@ def siptu_uac_auth(cred):
     try:
         t = Siptu("-l", f"udp:127.0.0.1:{free_port()}",
                   "-c", f"sip:service@127.0.0.1:{port}", "-n", "1",
-                  "-H", "200", "-C", cred)
+                  "-H", "200", "-C", cred, *extra)
         time.sleep(0.5)
         t.start(wait=False)
         rc = t.wait_exit(30)
@@ -259,6 +259,20 @@ def siptu_uac_answers_401_and_407():
           f"siptu as UAC: exit {rc}", *t.out)
     check(urc == 0, "SIPp uas: digest refused")
     check("exit live=0" in t.out, "siptu leaked", *t.out)
+
+
+@tap.test
+def siptu_uac_answers_401_to_update():
+    """An UPDATE challenged with 401 comes again with the next CSeq, a
+    digest SIPp verifies and the same offer, which is answered."""
+    rc, t, urc = siptu_uac_auth("alice:secret", "uas_auth_update.xml",
+                                "-U", "-H", "1000")
+    check(rc == 0 and "calls done=1 failed=0" in t.out,
+          f"siptu as UAC: exit {rc}", *t.out)
+    check(urc == 0, "SIPp uas: the UPDATE was not retried with a digest")
+    # SIP_SESS_MODIFIED (2) with the answer's 200
+    check(any(l.endswith(" 2 status=200") for l in t.lines("event")),
+          "the UPDATE's answer was not reported", *t.out)
 
 
 @tap.test
