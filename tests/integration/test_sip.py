@@ -178,6 +178,20 @@ def prack_reliable_183():
 
 
 @tap.test
+def prack_with_a_new_offer():
+    """A PRACK that makes a new offer (hold) gets the answer in its 200,
+    and the TU hears of the change."""
+    t, port = tu("-P", "-E")
+    r = sipp("-sf", os.path.join(SCEN, "uac_prack_offer.xml"),
+             f"127.0.0.1:{port}", "-p", str(free_port()), "-m", "1",
+             "-i", "127.0.0.1")
+    sipp_ok(r, "PRACK with an offer")
+    check([l for l in t.lines("event") if " modified " in l and " hold" in l],
+          "the PRACK's offer was not reported", *t.out)
+    closed_clean(t)
+
+
+@tap.test
 def invite_retransmitted_after_200_absorbed():
     """RFC 6026: an INVITE retransmission crossing our 200 starts no
     second call; the INVITE's PAI, Privacy and Diversion reach the TU."""
