@@ -91,6 +91,11 @@ struct sim_call {
 	char *file;			/* media.file points here */
 	unsigned call_length_s;
 	int end_cause;			/* for call_length_s */
+	/* overlap sending: what INFO still has to send */
+	char to_send[66];
+	size_t sent;
+	unsigned digit_ms;
+	struct gw_tmr digit_tmr;
 	struct tdm_pri_call *pc;	/* NULL once released */
 	struct sim_behave *b;
 	json_t *observed;		/* the last snapshot, once b is gone */
@@ -151,11 +156,14 @@ static uint64_t unix_ms(void)
 
 /* ---- calls ----------------------------------------------------------- */
 
+static void next_digit(void *arg);
+
 static void call_destroy(void *data)
 {
 	struct sim_call *c = data;
 
 	gw_tmr_cancel(&c->tmr);
+	gw_tmr_cancel(&c->digit_tmr);
 	gw_mem_deref(c->b);
 	gw_mem_deref(c->file);
 	json_decref(c->observed);
@@ -188,6 +196,7 @@ static struct sim_call *call_new(struct sim_span *sp, bool out)
 	 * inside a walk stay listed until the next call starts. */
 	prune_released(sw);
 	gw_tmr_init(&c->tmr);
+	gw_tmr_init(&c->digit_tmr);
 	c->sp = sp;
 	c->out = out;
 	c->state = CALL_SETUP;
@@ -278,6 +287,7 @@ static void chan_free(struct sim_call *c)
 static void call_released(struct sim_call *c, int cause)
 {
 	gw_tmr_cancel(&c->tmr);
+	gw_tmr_cancel(&c->digit_tmr);
 	chan_free(c);
 	if (c->pc)
 		tdm_pri_call_set_user(c->pc, NULL);
@@ -612,6 +622,11 @@ static void pri_event(struct tdm_pri *pri, const struct tdm_pri_event *ev,
 
 	switch (ev->type) {
 	case TDM_PRI_SETUP_ACK:
+		/* overlap sending: the gateway wants the rest (Q.931
+		 * s.5.1.3) */
+		if (c->to_send[c->sent])
+			gw_tmr_start(&c->digit_tmr, c->digit_ms, next_digit, c);
+		/* fall through */
 	case TDM_PRI_PROCEEDING:
 		if (c->state == CALL_SETUP)
 			set_state(c, CALL_PROCEEDING, T_PROCEEDING);
@@ -1063,6 +1078,24 @@ bool sim_switch_has_span(const struct sim_switch *sw, unsigned span)
 }
 
 /* SETUP for an originated call, on the channel it holds. */
+/* Overlap sending: the next digit of the called number in an INFO. */
+static void next_digit(void *arg)
+{
+	struct sim_call *c = arg;
+	char d[2] = { c->to_send[c->sent], '\0' };
+
+	if (!d[0] || !c->pc || c->clearing || c->state >= CALL_ALERTING)
+		return;
+	if (tdm_pri_info(c->sp->pri, c->pc, d)) {
+		GW_WARN("call=%s: INFO '%s' failed", c->id, d);
+		return;
+	}
+	GW_INFO("call=%s: INFO digit %s", c->id, d);
+	c->sent++;
+	if (c->to_send[c->sent])
+		gw_tmr_start(&c->digit_tmr, c->digit_ms, next_digit, c);
+}
+
 static int send_setup(struct sim_call *c)
 {
 	struct tdm_pri_setup su = {0};
@@ -1072,6 +1105,8 @@ static int send_setup(struct sim_call *c)
 	su.ts = c->ts;
 	snprintf(su.called.digits, sizeof(su.called.digits), "%s",
 		 c->called);
+	if (c->to_send[0])	/* overlap: the SETUP has what was sent */
+		su.called.digits[c->sent] = '\0';
 	su.called.plan = 1;		/* ISDN/telephony (E.164) */
 	su.called.ton = 0;		/* unknown: as dialled */
 	snprintf(su.calling.digits, sizeof(su.calling.digits), "%s",
@@ -1082,7 +1117,7 @@ static int send_setup(struct sim_call *c)
 	su.calling.screen = 3;		/* network provided */
 	su.bearer = 0;			/* speech */
 	su.layer1 = sp->law == SIM_LAW_ULAW ? 2 : 3;
-	su.complete = true;
+	su.complete = !c->to_send[0];
 	su.user = c;
 	err = tdm_pri_setup(sp->pri, &su, &c->pc);
 	if (err) {
@@ -1151,6 +1186,12 @@ int sim_switch_call(struct sim_switch *sw, const struct sim_call_req *req,
 	c->media.delay_ms = req->then.delay_ms;
 	c->behaviour = sim_media_name(req->then.media);
 	c->call_length_s = req->call_length_s;
+	if (req->overlap && req->overlap < strlen(req->to)) {
+		snprintf(c->to_send, sizeof(c->to_send), "%s%s", req->to,
+			 req->hash ? "#" : "");
+		c->sent = req->overlap;
+		c->digit_ms = req->digit_ms ? req->digit_ms : 200;
+	}
 	if (req->then.file || req->then.media == SIM_MEDIA_FAX_RECEIVE) {
 		c->file = expand_file(c, req->then.file ? req->then.file :
 				      "fax-{id}.tif");

@@ -246,13 +246,13 @@ static void cmd_call(struct gw_ctl_req *req, json_t *msg, void *arg)
 {
 	static const char *const fields[] = {
 		"from", "to", "span", "then", "file", "delay_ms",
-		"call_length_s", NULL,
+		"call_length_s", "overlap", "digit_ms", "hash", NULL,
 	};
 	struct pstnsim *p = arg;
 	struct sim_call_req cr = {0};
 	json_t *then = json_object_get(msg, "then");
 	json_t *file = json_object_get(msg, "file");
-	long long delay = 500, length = 0;
+	long long delay = 500, length = 0, overlap = 0, digit_ms = 200;
 	char *id = NULL;
 	int err;
 
@@ -261,7 +261,12 @@ static void cmd_call(struct gw_ctl_req *req, json_t *msg, void *arg)
 	    !get_number(req, msg, "to", &cr.to) ||
 	    !get_span(req, msg, p, &cr.span) ||
 	    !get_int(req, msg, "delay_ms", 0, 10000, &delay) ||
-	    !get_int(req, msg, "call_length_s", 0, 86400, &length))
+	    !get_int(req, msg, "call_length_s", 0, 86400, &length) ||
+	    !get_int(req, msg, "overlap", 0, 31, &overlap) ||
+	    !get_int(req, msg, "digit_ms", 10, 30000, &digit_ms))
+		return;
+	if (json_object_get(msg, "hash") &&
+	    !get_bool(req, msg, "hash", &cr.hash))
 		return;
 	cr.then.media = SIM_MEDIA_SILENCE;
 	if (then && (!json_is_string(then) ||
@@ -305,6 +310,8 @@ static void cmd_call(struct gw_ctl_req *req, json_t *msg, void *arg)
 	}
 	cr.then.delay_ms = (unsigned)delay;
 	cr.call_length_s = (unsigned)length;
+	cr.overlap = (unsigned)overlap;
+	cr.digit_ms = (unsigned)digit_ms;
 
 	err = sim_switch_call(p->sw, &cr, &id);
 	switch (err) {

@@ -160,6 +160,13 @@ struct sim_call_req {
 	const char *to;			/* called number */
 	struct sim_behave_conf then;	/* media once answered */
 	unsigned call_length_s;		/* 0: until hung up */
+	/* Overlap sending (Q.931 s.5.1.3): the SETUP carries the first
+	 * overlap digits of to without sending complete, the rest follow
+	 * in INFO one by one every digit_ms once SETUP ACK came, then a
+	 * '#' if hash.  0: en bloc. */
+	unsigned overlap;
+	unsigned digit_ms;
+	bool hash;
 };
 
 int  sim_switch_alloc(struct sim_switch **swp, const struct gw_conf *conf);
