@@ -3,6 +3,7 @@
 #include "config.h"
 #endif
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,11 @@
  *
  * REFER (RFC 3515) is accepted with 202 and a NOTIFY "100 Trying",
  * passed up as SIP_SESS_TRANSFER; sip_session_refer_notify reports the
- * outcome.
+ * outcome.  Replaces (RFC 3891): one embedded in Refer-To goes up with
+ * the transfer, and an INVITE made with sip_call_params.replaces
+ * carries it; an incoming INVITE with Replaces is matched to the dialog
+ * it names (481 or 486 when it cannot replace it) and goes up with that
+ * session in sip_incoming.replaces.
  *
  * Reliable provisional responses (RFC 3262) with conf.prack: as UAS,
  * 18x are sent with RSeq and retransmitted until PRACKed (504 after
@@ -145,6 +150,7 @@ struct sip_session {
 	osip_message_t *upd_req;	/* our UPDATE, for its retry */
 	bool upd_auth_tried;		/* it answered a challenge */
 	char *upd_prev_sdp;		/* local SDP before our UPDATE */
+	char *replaces;			/* our INVITE's Replaces (RFC 3891) */
 };
 
 static const struct sip_sdp_codec default_codecs[] = {
@@ -190,6 +196,7 @@ static void sess_destroy(void *data)
 		gw_mem_deref(s->upd_tsx);
 	}
 	gw_mem_deref(s->upd_prev_sdp);
+	gw_mem_deref(s->replaces);
 	if (s->upd_req)
 		osip_message_free(s->upd_req);
 }
@@ -999,12 +1006,86 @@ static bool accepts_sdp(const osip_message_t *req)
 	return false;
 }
 
+/* One parameter of a Replaces value ("to-tag=x"), copied; false when
+ * absent. */
+static bool replaces_param(const char *v, const char *name, char *buf,
+			   size_t size)
+{
+	size_t n = strlen(name), len;
+	const char *p;
+
+	for (p = strchr(v, ';'); p; p = strchr(p + 1, ';')) {
+		p += 1 + strspn(p + 1, " \t");
+		if (strncasecmp(p, name, n))
+			continue;
+		if (p[n] != '=') {
+			if (!p[n] || p[n] == ';' || p[n] == ' ') {
+				buf[0] = '\0';	/* a flag: early-only */
+				return true;
+			}
+			continue;
+		}
+		len = strcspn(p + n + 1, "; \t");
+		if (len >= size)
+			return false;
+		memcpy(buf, p + n + 1, len);
+		buf[len] = '\0';
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The session a Replaces header names (RFC 3891 s.3): its call-id, its
+ * to-tag compared with our local tag and its from-tag with the remote
+ * one.  NULL with *statusp 481 when no dialog matches or the match is an
+ * early dialog we did not initiate, 486 when early-only meets a
+ * confirmed dialog, 400 when the header is unreadable.
+ */
+static struct sip_session *replaced_session(struct sip_ua *ua,
+					    const char *v, unsigned *statusp)
+{
+	char cid[256], to_tag[128], from_tag[128], flag[4];
+	size_t n = strcspn(v, "; \t");
+	struct sip_session *s;
+	bool confirmed;
+
+	*statusp = 400;
+	if (!n || n >= sizeof(cid) ||
+	    !replaces_param(v, "to-tag", to_tag, sizeof(to_tag)) ||
+	    !replaces_param(v, "from-tag", from_tag, sizeof(from_tag)))
+		return NULL;
+	memcpy(cid, v, n);
+	cid[n] = '\0';
+	*statusp = 481;
+	for (s = ua->sessions; s; s = s->next) {
+
+		if (!s->dlg || s->state == SESS_CLOSED || s->hangup_pending ||
+		    strcmp(s->dlg->call_id, cid) ||
+		    strcmp(s->dlg->local_tag, to_tag) ||
+		    !s->dlg->remote_tag ||
+		    strcmp(s->dlg->remote_tag, from_tag))
+			continue;
+		confirmed = s->state == SESS_ANSWERED ||
+			s->state == SESS_ESTABLISHED;	/* a 2xx went */
+		if (!confirmed && !s->dlg->uac)
+			return NULL;
+		if (confirmed &&
+		    replaces_param(v, "early-only", flag, sizeof(flag))) {
+			*statusp = 486;
+			return NULL;
+		}
+		return s;
+	}
+	return NULL;
+}
+
 /* The first request of a new INVITE session. */
 void sip_session_invite(struct sip_ua *ua, struct sip_tsx *tsx,
 			osip_message_t *req, const struct sip_src *src)
 {
 	struct sip_incoming in;
-	struct sip_session *s;
+	struct sip_session *s, *replaced = NULL;
 	const char *body;
 	size_t len;
 	char srcbuf[96], pa[80], cid[128];
@@ -1038,6 +1119,16 @@ void sip_session_invite(struct sip_ua *ua, struct sip_tsx *tsx,
 				osip_message_set_header(r, "Min-SE", buf);
 				sip_tsx_respond_msg(tsx, r);
 			}
+			return;
+		}
+	}
+	if (sip_msg_header(req, "replaces")) {
+		unsigned st = 0;
+
+		replaced = replaced_session(ua, sip_msg_header(req,
+							       "replaces"), &st);
+		if (!replaced) {
+			sip_tsx_respond(tsx, req, st);
 			return;
 		}
 	}
@@ -1112,6 +1203,7 @@ void sip_session_invite(struct sip_ua *ua, struct sip_tsx *tsx,
 		 "tls", pa);
 	in.source = srcbuf;
 	in.offer = s->offer_in_invite ? &s->media : NULL;
+	in.replaces = replaced;
 	gw_mem_ref(s);
 	ua->inh(s, &in, ua->arg);
 	gw_mem_deref(s);
@@ -1362,6 +1454,43 @@ int sip_session_refer_notify(struct sip_session *sess, unsigned status)
 	return err;
 }
 
+/* The Replaces header a Refer-To URI carries ("?Replaces=..." among
+ * its headers, RFC 3891 s.7.1, RFC 3261 s.19.1.1), %-unescaped, as a
+ * new string; NULL when it has none. */
+static char *refer_replaces(const char *rt)
+{
+	const char *q = strchr(rt, '?'), *v = NULL, *end;
+	char *out, *o;
+
+	while (q && *q && *q != '>') {
+		q++;
+		if (!strncasecmp(q, "Replaces=", 9)) {
+			v = q + 9;
+			break;
+		}
+		q += strcspn(q, "&>");
+	}
+	if (!v)
+		return NULL;
+	end = v + strcspn(v, "&>");
+	out = gw_mem_alloc((size_t)(end - v) + 1, NULL);
+	if (!out)
+		return NULL;
+	for (o = out; v < end; v++) {
+		if (*v == '%' && end - v > 2 && isxdigit((unsigned char)v[1]) &&
+		    isxdigit((unsigned char)v[2])) {
+			char hex[3] = { v[1], v[2], '\0' };
+
+			*o++ = (char)strtoul(hex, NULL, 16);
+			v += 2;
+		} else {
+			*o++ = *v;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
 static void rx_refer(struct sip_session *s, struct sip_tsx *tsx,
 		     osip_message_t *req)
 {
@@ -1386,12 +1515,13 @@ static void rx_refer(struct sip_session *s, struct sip_tsx *tsx,
 	ev.type = SIP_SESS_TRANSFER;
 	ev.reason.location = -1;
 	ev.refer_to = target;
-	rep = strcasestr(target, "Replaces=");
-	ev.replaces = rep ? rep + 9 : NULL;
+	rep = refer_replaces(target);
+	ev.replaces = rep;
 	gw_mem_ref(s);
 	sess_report(s, &ev);
 	gw_mem_deref(s);
 	gw_mem_deref(target);
+	gw_mem_deref(rep);
 }
 
 /* A request with a To tag; false: it matches no dialog (481). */
@@ -1550,6 +1680,11 @@ static int uac_invite(struct sip_session *s, const char *uri,
 	}
 	if (ua->user_agent && *ua->user_agent)
 		osip_message_set_user_agent(m, ua->user_agent);
+	if (s->replaces) {
+		/* RFC 3891 s.3: the replacing INVITE requires it */
+		osip_message_set_header(m, "Replaces", s->replaces);
+		osip_message_set_header(m, "Require", "replaces");
+	}
 	if (sdp && sip_msg_set_body(m, "application/sdp", sdp))
 		goto out;
 	if (s->inv_req)
@@ -1937,6 +2072,7 @@ int sip_session_connect(struct sip_session **sessp, struct sip_ua *ua,
 	s->pai = p->pai;
 	s->redirect = p->redirect;
 	s->diversion = gw_mem_strdup(p->diversion);
+	s->replaces = gw_mem_strdup(p->replaces);
 	err = uac_invite(s, p->uri, p->sdp);
 	if (err) {
 		sess_close(s);
@@ -1951,6 +2087,20 @@ int sip_session_connect(struct sip_session **sessp, struct sip_ua *ua,
 /* ------------------------------------------------------------------ */
 /* Both sides                                                         */
 /* ------------------------------------------------------------------ */
+
+/** The Replaces value naming sess's dialog at the peer (RFC 3891). */
+int sip_session_replaces_id(const struct sip_session *sess, char *buf,
+			    size_t size)
+{
+	int n;
+
+	if (!sess || !sess->dlg || !sess->dlg->remote_tag)
+		return ENOENT;
+	n = snprintf(buf, size, "%s;to-tag=%s;from-tag=%s",
+		     sess->dlg->call_id, sess->dlg->remote_tag,
+		     sess->dlg->local_tag);
+	return n < 0 || (size_t)n >= size ? ENOSPC : 0;
+}
 
 /**
  * End the call: reject (UAS, not answered), CANCEL (UAC, not answered)

@@ -140,7 +140,9 @@ struct sip_session_event {
 	char digit;			/* DTMF */
 	unsigned duration_ms;
 	const char *refer_to;		/* TRANSFER: URI */
-	const char *replaces;		/* TRANSFER: Replaces, or NULL */
+	/* TRANSFER: the Replaces header embedded in Refer-To (RFC 3891
+	 * s.7.1: an attended transfer), unescaped, or NULL */
+	const char *replaces;
 };
 
 typedef void (sip_session_h)(struct sip_session *sess,
@@ -163,6 +165,10 @@ struct sip_incoming {
 	struct sip_party pai;
 	/* Diversion (the newest, topmost entry), else History-Info. */
 	struct sip_redirect redirect;
+	/* RFC 3891: the session this INVITE replaces (its Replaces header
+	 * matched it), borrowed; NULL for a new call.  A Replaces that
+	 * matches nothing was answered 481 before the TU heard of it. */
+	struct sip_session *replaces;
 };
 typedef void (sip_incoming_h)(struct sip_session *sess,
 			      const struct sip_incoming *in, void *arg);
@@ -206,6 +212,9 @@ struct sip_call_params {
 	/* A Diversion header (RFC 5806) built from redirect when
 	 * redirect.user is set and diversion is NULL. */
 	struct sip_redirect redirect;
+	/* RFC 3891: a Replaces header (with Require: replaces), e.g. the
+	 * one a REFER's Refer-To carried; NULL: none */
+	const char *replaces;
 };
 int  sip_session_connect(struct sip_session **sessp, struct sip_ua *ua,
 			 const struct sip_call_params *p, sip_session_h *h,
@@ -224,6 +233,11 @@ int  sip_session_modify(struct sip_session *sess, const char *sdp);
  * The answer comes as SIP_SESS_MODIFIED. */
 int  sip_session_update(struct sip_session *sess, const char *sdp);
 const char *sip_session_call_id(const struct sip_session *sess);
+/* The Replaces value (RFC 3891 s.6.1) that names this dialog at the
+ * peer, as a transferor writes it into Refer-To: Call-ID, to-tag the
+ * peer's tag, from-tag ours.  ENOENT before the dialog has both tags. */
+int  sip_session_replaces_id(const struct sip_session *sess, char *buf,
+			     size_t size);
 /* After SIP_SESS_TRANSFER: NOTIFY the transfer's progress (sipfrag of
  * status, RFC 3515); a final status ends the subscription. */
 int  sip_session_refer_notify(struct sip_session *sess, unsigned status);

@@ -17,7 +17,8 @@
  * (RFC 3261 s.11), P-Asserted-Identity, Privacy, Diversion and
  * History-Info both ways (RFC 3325, 3323, 5806, 7044), a request of
  * ours coming back (482, s.8.2.2.2), UPDATE in early and confirmed
- * dialogs (RFC 3311), an INVITE retransmitted across our 200 (RFC 6026),
+ * dialogs (RFC 3311), Replaces (RFC 3891), an INVITE retransmitted
+ * across our 200 (RFC 6026),
  * multipart bodies libosip2 must not see.  Leak-checked per test.
  */
 
@@ -625,6 +626,76 @@ static void test_update(void **state)
 	gw_mem_deref(ua_b);
 }
 
+/* ---- Replaces (RFC 3891) --------------------------------------------- */
+
+/* B's UAS: a new call that replaces one hangs the replaced one up. */
+static void uas_replacing(struct sip_session *sess,
+			  const struct sip_incoming *in, void *arg)
+{
+	struct side *s = arg;
+
+	if (in->replaces) {
+		assert_ptr_equal(in->replaces, s->sess);
+		assert_int_equal(sip_session_hangup(in->replaces, 0, NULL),
+				 0);
+		s->held++;	/* counts the replacements */
+	}
+	uas_incoming(sess, in, arg);
+}
+
+static void test_replaces(void **state)
+{
+	struct side a = {0}, b = {0}, c = {0};
+	struct sip_ua *ua_a = ua_new(PORT_A, NULL, NULL, NULL);
+	struct sip_ua *ua_b = ua_new(PORT_B, uas_replacing, &b, NULL);
+	struct sip_ua *ua_c = ua_new(PORT_C, NULL, NULL, NULL);
+	struct sip_call_params p = {0};
+	char uri[64], rep[300], bad[340];
+
+	(void)state;
+	snprintf(uri, sizeof(uri), "sip:1000@127.0.0.1:%u", PORT_B);
+	p.uri = uri;
+	p.sdp = sdp_a;
+	assert_int_equal(sip_session_connect(&a.sess, ua_a, &p, side_event,
+					     &a), 0);
+	run_until(&b.answered, 1);
+	run_until(&a.answered, 1);
+	assert_int_equal(sip_session_replaces_id(a.sess, rep, sizeof(rep)),
+			 0);
+	/* Tags that match no dialog: 481; early-only for a confirmed
+	 * dialog: 486 (RFC 3891 s.3). */
+	snprintf(bad, sizeof(bad), "%s;to-tag=x;from-tag=y",
+		 sip_session_call_id(a.sess));
+	p.replaces = bad;
+	assert_int_equal(sip_session_connect(&c.sess, ua_c, &p, side_event,
+					     &c), 0);
+	run_until(&c.closed, 1);
+	assert_int_equal(c.last_status, 481);
+	snprintf(bad, sizeof(bad), "%s;early-only", rep);
+	assert_int_equal(sip_session_connect(&c.sess, ua_c, &p, side_event,
+					     &c), 0);
+	run_until(&c.closed, 2);
+	assert_int_equal(c.last_status, 486);
+	assert_int_equal(b.incoming, 1);
+	/* C takes A's place: B hears which call it replaces, A gets BYE. */
+	p.replaces = rep;
+	assert_int_equal(sip_session_connect(&c.sess, ua_c, &p, side_event,
+					     &c), 0);
+	run_until(&c.answered, 1);
+	run_until(&a.closed, 1);
+	assert_int_equal(b.held, 1);
+	assert_int_equal(b.incoming, 2);
+	assert_int_equal(sip_session_hangup(c.sess, 0, NULL), 0);
+	run_until(&b.closed, 1);
+	gw_loop_run_timeout(50);
+	no_leftovers(ua_a);
+	no_leftovers(ua_b);
+	no_leftovers(ua_c);
+	gw_mem_deref(ua_a);
+	gw_mem_deref(ua_b);
+	gw_mem_deref(ua_c);
+}
+
 /* ---- multipart bodies ----------------------------------------------- */
 
 static const char mp_head[] =
@@ -720,6 +791,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_invite_retransmitted_after_2xx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replaces, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_multipart_guard, setup,
 						teardown),
 	};
