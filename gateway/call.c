@@ -573,6 +573,8 @@ static void on_sip(struct sip_session *sess, const struct sip_session_event *ev,
 		   void *arg);
 static void mg_remote(struct call *c, const char *sdp, const char *mode,
 		      bool ringback_off);
+static void replace_leg(struct call *c, struct sip_session *sess,
+			const struct sip_incoming *in);
 
 static bool hunt_busy(unsigned span, unsigned ts, void *arg)
 {
@@ -661,6 +663,15 @@ void gw_call_sip_incoming(struct sip_session *sess,
 		struct sip_reason rs = { .q850 = 41, .location = -1 };
 
 		sip_session_reject(sess, 503, &rs, 10);
+		return;
+	}
+	if (in->replaces) {
+		for (c = cc.calls; c && c->sess != in->replaces; c = c->next)
+			;
+		if (c)
+			replace_leg(c, sess, in);
+		else	/* a dialog that is not a call's (a transfer's) */
+			sip_session_reject(sess, 603, NULL, 0);
 		return;
 	}
 	c = call_new(true);
@@ -1108,15 +1119,15 @@ static void transfer(struct call *c, const struct sip_session_event *ev)
 	size_t n;
 	int err;
 
-	if (!c->answered || c->xfer || ev->replaces || !ev->refer_to ||
+	if (!c->answered || c->xfer || !ev->refer_to ||
 	    c->state == CS_CLEARING) {
-		/* attended transfer (Replaces) needs the other call: not
-		 * carried to the PSTN side */
 		sip_session_refer_notify(c->sess, 603);
 		return;
 	}
-	/* Refer-To is a name-addr or addr-spec (RFC 3515 s.2.1); URI
-	 * headers (after '?') are not carried */
+	/* Refer-To is a name-addr or addr-spec (RFC 3515 s.2.1); of its
+	 * URI headers (after '?') only Replaces is carried: an attended
+	 * transfer, whose target replaces its call with the transferor by
+	 * this one (RFC 3891 s.7.1, RFC 5589 s.7) */
 	lt = strchr(ev->refer_to, '<');
 	lt = lt ? lt + 1 : ev->refer_to;
 	gt = lt + strcspn(lt, ">?");
@@ -1134,6 +1145,7 @@ static void transfer(struct call *c, const struct sip_session_event *ev)
 	snprintf(p.pai.user, sizeof(p.pai.user), "%s", p.from.user);
 	p.pai.asserted = true;
 	p.sdp = c->sdp;
+	p.replaces = ev->replaces;
 	err = sip_session_connect(&c->xfer, gw_sip_ua(), &p, on_xfer, c);
 	if (err) {
 		GW_WARN("%s: transfer to %s: %s", c->id, uri, strerror(err));
@@ -1141,7 +1153,41 @@ static void transfer(struct call *c, const struct sip_session_event *ev)
 		sip_session_refer_notify(c->sess, 503);
 		return;
 	}
-	GW_INFO("%s: transfer to %s", c->id, uri);
+	GW_INFO("%s: %s transfer to %s", c->id, ev->replaces ? "attended" :
+		"blind", uri);
+}
+
+/*
+ * An INVITE with Replaces (RFC 3891) naming an answered call's SIP leg:
+ * the new session takes the leg over, answered with the MG's media, and
+ * the old one is ended.  It is the last step of an attended transfer
+ * whose target is a PSTN party behind this gateway.
+ */
+static void replace_leg(struct call *c, struct sip_session *sess,
+			const struct sip_incoming *in)
+{
+	struct sip_reason rs = { .q850 = 16, .location = -1 };
+	struct sip_session *old = c->sess;
+
+	if (!c->answered || c->state == CS_CLEARING || !old || !in->offer ||
+	    !in->offer->sdp) {
+		sip_session_reject(sess, 603, NULL, 0);	/* s.3: declined */
+		return;
+	}
+	if (sip_session_answer(sess, c->sdp)) {
+		sip_session_reject(sess, 500, NULL, 0);
+		return;
+	}
+	mg_remote(c, in->offer->sdp, "SendReceive", false);
+	sip_session_set_handler(old, NULL, NULL);
+	sip_session_hangup(old, 0, &rs);
+	c->sess = sess;
+	sip_session_set_handler(sess, on_sip, c);
+	snprintf(c->cdr.sip_call_id, sizeof(c->cdr.sip_call_id), "%s",
+		 in->call_id ? in->call_id : "");
+	GW_INFO("%s: its SIP leg replaced by %s", c->id,
+		in->call_id ? in->call_id : "?");
+	event(c, "replaced");
 }
 
 static void on_sip(struct sip_session *sess, const struct sip_session_event *ev,

@@ -71,9 +71,11 @@ def sipp(args, timeout=40):
     cmd = ["sipp", "-nostdin", "-timeout", f"{timeout - 5}s",
            "-timeout_error", "-max_recv_loops", "1000", "-trace_err",
            "-i", "127.0.0.1"] + args
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True,
-                            cwd=tempfile.mkdtemp(prefix="sipp-"))
+    cwd = tempfile.mkdtemp(prefix="sipp-")
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, cwd=cwd)
+    p.cwd_dir = cwd		# where -trace_* files go
+    return p
 
 
 def sipp_call(gw, scenario, number, *extra, timeout=40):
@@ -394,19 +396,24 @@ def blocked_span_drains_and_refuses_new_calls():
     check(rc == 0, "unblocked span 1 took no call", out[-1500:])
 
 
-@tap.test
-def blind_transfer_moves_the_pstn_party():
+def transfer(attended):
     """A SIP caller talking to the PSTN REFERs it to the PBX: the PBX
-    gets the PSTN party (its audio), the caller NOTIFY 200 and a BYE."""
+    gets the PSTN party (its audio), the caller NOTIFY 200 and a BYE.
+    Attended: the Refer-To carries Replaces (escaped, RFC 3891 s.7.1)
+    and the INVITE to the PBX must carry it."""
     gw, sim = gateway()
     peer = rtp.RtpPeer()
     pbx_peer = rtp.RtpPeer()
-    uas = sipp(["-sf", os.path.join(SCEN, "gw_uas.xml"), "-p",
-                str(gw.pbx), "-m", "1", "-key", "rtp_port",
+    target = f"7001@127.0.0.1:{gw.pbx}"
+    if attended:
+        target += ("?Replaces=xfer-dialog%40pbx%3Bto-tag%3Dpbx-1"
+                   "%3Bfrom-tag%3Da-1")
+    uas = sipp(["-sf", os.path.join(SCEN, "gw_uas_replaces.xml" if attended
+                                    else "gw_uas.xml"),
+                "-p", str(gw.pbx), "-m", "1", "-key", "rtp_port",
                 str(pbx_peer.port)])
     rc, out = sipp_call(gw, "gw_refer.xml", "2000", "-key", "rtp_port",
-                        str(peer.port), "-key", "refer_target",
-                        f"7001@127.0.0.1:{gw.pbx}")
+                        str(peer.port), "-key", "refer_target", target)
     check(rc == 0, "REFER did not end in NOTIFY 200 and BYE", out[-1500:])
     check(heard(pbx_peer, 1), "the PBX does not hear the PSTN party")
     audio = pbx_peer.audio()[-4000:]
@@ -416,8 +423,68 @@ def blind_transfer_moves_the_pstn_party():
     calls = gw.ctl_json("calls")["calls"]
     check(calls, "the transferred call is gone")
     gw.ctl_json("call", "action=hangup", f"call={calls[0]['id']}")
-    uas.communicate(timeout=30)
+    out, _ = uas.communicate(timeout=30)
+    check(uas.returncode == 0, "the transfer target's scenario failed",
+          out[-1500:])
     wait_idle(gw, sim)
+
+
+@tap.test
+def blind_transfer_moves_the_pstn_party():
+    transfer(attended=False)
+
+
+@tap.test
+def attended_transfer_replaces_at_the_target():
+    transfer(attended=True)
+
+
+@tap.test
+def replacing_invite_takes_over_the_sip_leg():
+    """An INVITE with Replaces naming a call's SIP leg (RFC 3891, the
+    last step of an attended transfer to a PSTN party behind the
+    gateway): the new caller hears the PSTN party, the old leg gets a
+    BYE, and the record follows the new dialog."""
+    gw, sim = gateway()
+    peer_a, peer_c = rtp.RtpPeer(), rtp.RtpPeer()
+    a = sipp([f"127.0.0.1:{gw.sip}", "-sf",
+              os.path.join(SCEN, "gw_call_replaced.xml"), "-s", "2000",
+              "-m", "1", "-p", str(free_port("udp", 12400, 400)), "-key",
+              "rtp_port", str(peer_a.port), "-trace_logs"])
+    check(wait_for(lambda: gw.ctl_json("calls")["calls"] and
+                   gw.ctl_json("calls")["calls"][0]["state"] == "answered",
+                   10), "no answered call", gw.ctl_json("calls"))
+    check(heard(peer_a, 1), "the first caller hears nothing")
+
+    def logged():
+        for name in os.listdir(a.cwd_dir):
+            if name.endswith("_logs.log"):
+                with open(os.path.join(a.cwd_dir, name)) as f:
+                    for line in f:
+                        if line.startswith("replaces "):
+                            return line.split(None, 1)[1].strip()
+        return None
+    check(wait_for(lambda: logged() is not None, 5), "no Replaces logged")
+    c = sipp([f"127.0.0.1:{gw.sip}", "-sf",
+              os.path.join(SCEN, "gw_call_replacing.xml"), "-s", "2000",
+              "-m", "1", "-p", str(free_port("udp", 12400, 400)), "-key",
+              "rtp_port", str(peer_c.port), "-key", "replaces", logged()])
+    check(heard(peer_c, 1), "the replacing caller hears nothing",
+          len(peer_c.audio()))
+    f = rtp.dominant_freq(peer_c.audio()[-4000:])
+    out, _ = c.communicate(timeout=30)
+    check(c.returncode == 0, "the replacing call failed", out[-1500:])
+    out, _ = a.communicate(timeout=30)
+    check(a.returncode == 0, "the replaced leg got no BYE (cause 16)",
+          out[-1500:])
+    print(f"# the replacing caller hears {f:.1f} Hz")
+    check(abs(f - 1004) <= 2, f)
+    wait_idle(gw, sim)
+    cdr = last_cdr(gw)
+    print(f"# CDR {cdr}")
+    # SIPp's Call-ID is [call_number]-[pid]@[local_ip]
+    check(cdr.get("disposition") == "ANSWERED" and cdr.get("q850") == 16 and
+          cdr.get("sip_call_id") == f"1-{c.pid}@127.0.0.1", cdr)
 
 
 @tap.test
