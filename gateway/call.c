@@ -71,6 +71,7 @@ struct call {
 	/* the SIP side */
 	struct sip_session *sess;	/* NULL once closed */
 	struct sip_session *xfer;	/* a transfer's new leg (REFER) */
+	bool held;			/* the SIP side holds the call */
 	bool sip_cleared;
 	unsigned trunk_idx;		/* PSTN -> SIP: trunk tried */
 	/* the MG */
@@ -896,6 +897,23 @@ static bool span_overlap(unsigned span)
 	return false;
 }
 
+/* The dial plan knows the number is complete: the route it takes names
+ * its length ([route] digits) and that many digits came. */
+static bool number_complete(const struct call *c)
+{
+	struct gw_route_req rq = {0};
+	struct gw_route_result res;
+
+	rq.src = GW_ROUTE_FROM_SPAN;
+	rq.span = c->span;
+	snprintf(rq.called.digits, sizeof(rq.called.digits), "%s", c->to);
+	rq.called.ton = (enum gw_ton)c->called_ton;
+	rq.called.npi = (enum gw_npi)c->called_npi;
+	snprintf(rq.calling.digits, sizeof(rq.calling.digits), "%s", c->from);
+	return !gw_route_lookup(c->plan, &rq, &res) && res.digits &&
+		strlen(c->to) >= res.digits;
+}
+
 /* T302 ran out, or the number is complete: route what came. */
 static void digits_done(void *arg)
 {
@@ -922,7 +940,7 @@ static void overlap_digits(struct call *c, const struct tdm_pri_event *ev)
 			c->to[n] = '\0';
 		}
 	}
-	if (done)
+	if (done || number_complete(c))
 		in_route(c);
 	else
 		gw_tmr_start(&c->digit_tmr, OVERLAP_T302_MS, digits_done, c);
@@ -978,9 +996,10 @@ static void pri_setup(unsigned span, struct tdm_pri *pri,
 	c->called_npi = ev->called.plan;
 	c->calling_ton = ev->calling.ton;
 	c->calling_npi = ev->calling.plan;
-	if (!ev->complete && span_overlap(span)) {
+	if (!ev->complete && span_overlap(span) && !number_complete(c)) {
 		/* Q.931 s.5.1.3: overlap receiving, the rest of the number
-		 * in INFO messages until sending complete, '#' or T302 */
+		 * in INFO messages until sending complete, '#', the length
+		 * the dial plan knows, or T302 */
 		c->overlap = true;
 		tdm_pri_setup_ack(pri, c->pc, c->ts);
 		gw_tmr_start(&c->digit_tmr, OVERLAP_T302_MS, digits_done, c);
@@ -1190,6 +1209,30 @@ static void replace_leg(struct call *c, struct sip_session *sess,
 	event(c, "replaced");
 }
 
+/*
+ * A re-INVITE or UPDATE: a new address, hold or resume (RFC 3264 s.8.4).
+ * While the SIP side holds the call the line hears [calls] hold: what
+ * the SIP side sends (its music on hold), nothing, or a signal the MG
+ * plays until the call is resumed.
+ */
+static void sip_modified(struct call *c, const char *sdp, bool hold)
+{
+	const char *how = gw_conf_calls(cc.conf)->hold;
+
+	mg_remote(c, sdp, hold ? (strcmp(how, "pass") ? "Inactive" :
+				  "ReceiveOnly") :
+		  c->state == CS_ANSWERED ? "SendReceive" :
+		  c->out ? "SendOnly" : "ReceiveOnly", false);
+	if (hold != c->held && strchr(how, '/') && c->ctx)
+		mg_send(c, mg_ok, "Context = %" PRIu32 " { Modify = tdm/%u/%u "
+			"{ Signals %s%s%s } }", c->ctx, c->span, c->ts,
+			hold ? "{ " : "", hold ? how : "", hold ? " }" : "");
+	if (hold != c->held)
+		GW_INFO("%s: %s by the SIP side", c->id, hold ? "held" :
+			"resumed");
+	c->held = hold;
+}
+
 static void on_sip(struct sip_session *sess, const struct sip_session_event *ev,
 		   void *arg)
 {
@@ -1242,11 +1285,8 @@ static void on_sip(struct sip_session *sess, const struct sip_session_event *ev,
 			gw_cdr_answer(cc.cdr, &c->cdr);
 		break;
 	case SIP_SESS_MODIFIED:
-		/* re-INVITE / UPDATE: hold, resume, new address */
 		if (ev->media)
-			mg_remote(c, sdp, ev->media->hold ? "ReceiveOnly" :
-				  c->state == CS_ANSWERED ? "SendReceive" :
-				  c->out ? "SendOnly" : "ReceiveOnly", false);
+			sip_modified(c, sdp, ev->media->hold);
 		break;
 	case SIP_SESS_DTMF:
 		if (c->ctx)

@@ -616,6 +616,10 @@ static const struct gw_conf_key route_keys[] = {
 	 "0", -1000, 1000, NULL, GW_CONF_RELOAD,
 	 "higher first; then the longer prefix, then prefixes before "
 	 "regular expressions, then file order"},
+	{"digits", GW_CONF_INT, offsetof(struct gw_route_conf, digits),
+	 "0", 0, 31, NULL, GW_CONF_RELOAD,
+	 "overlap receiving: the called number is complete at this many "
+	 "digits (Q.931 s.5.1.3), without waiting for T302; 0: unknown"},
 	{"strip", GW_CONF_INT, offsetof(struct gw_route_conf, strip),
 	 "0", 0, 32, NULL, GW_CONF_RELOAD,
 	 "leading digits removed from the called number"},
@@ -855,8 +859,31 @@ static const struct gw_conf_key calls_keys[] = {
 	{"max_calls", GW_CONF_INT, offsetof(struct gw_calls_conf, max_calls),
 	 "1000", 1, 100000, NULL, GW_CONF_RELOAD,
 	 "more at once are refused (503 / cause 34)"},
+	{"hold", GW_CONF_STR, offsetof(struct gw_calls_conf, hold),
+	 "pass", 1, 40, NULL, GW_CONF_RELOAD,
+	 "what the PSTN party hears while the SIP side holds the call: "
+	 "pass (what the SIP side sends, its own music on hold), silence, "
+	 "or an MG signal such as cg/cw"},
 	{NULL},
 };
+
+static int check_calls(void *data, const char *label, char *err,
+		       size_t errlen)
+{
+	const struct gw_calls_conf *c = data;
+	const char *slash = strchr(c->hold, '/');
+
+	(void)label;
+	if (strcmp(c->hold, "pass") && strcmp(c->hold, "silence") &&
+	    (!slash || slash == c->hold || !slash[1] ||
+	     strspn(c->hold, "abcdefghijklmnopqrstuvwxyz0123456789_/") !=
+	     strlen(c->hold) || strchr(slash + 1, '/'))) {
+		snprintf(err, errlen, "hold: '%s' is not pass, silence or a "
+			 "signal (package/id)", c->hold);
+		return EINVAL;
+	}
+	return 0;
+}
 
 /* ---- CDRs: [cdr] ---------------------------------------------------- */
 
@@ -900,7 +927,7 @@ const struct gw_conf_section gw_conf_schema[] = {
 	 "a SIP user that may register and authenticate: [user NAME]",
 	 NULL},
 	{"calls", false, sizeof(struct gw_calls_conf), calls_keys,
-	 "call control (junctiond)", NULL},
+	 "call control (junctiond)", check_calls},
 	{"cdr", false, sizeof(struct gw_cdr_conf), cdr_keys,
 	 "call detail records (junctiond)", NULL},
 	{NULL},

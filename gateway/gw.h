@@ -94,6 +94,8 @@ struct gw_calls_conf {
 	char *cause_map;	/* overrides: "q850:17=486 sip:503=34" */
 	long long setup_timeout_ms;	/* no answer from the MG in time */
 	long long max_calls;
+	char *hold;		/* the SIP side holds: "pass", "silence" or a
+				 * signal the MG plays to the line ("cg/cw") */
 };
 
 const struct gw_sip_conf *gw_conf_sip(const struct gw_conf *conf);

@@ -688,6 +688,7 @@ int gw_route_lookup(const struct gw_dialplan *plan,
 
 	memset(res, 0, sizeof(*res));
 	res->rule = r->name;
+	res->digits = (unsigned)c->digits;
 	res->kind = r->kind;
 	res->target = r->target;
 	res->group = r->group;

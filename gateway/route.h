@@ -44,6 +44,8 @@ struct gw_route_conf {
 	char *match;		/* "0049", "re:^00[1-9]", "any" */
 	char *from;		/* "any", "span:1,2 group:G trunk:T addr:CIDR" */
 	long long priority;	/* higher first */
+	long long digits;	/* overlap receiving: complete at this
+				 * length; 0: unknown */
 	long long strip;	/* leading digits removed from the called number */
 	char *prepend;		/* then put in front of it */
 	int called_format;	/* enum gw_numfmt */
@@ -119,6 +121,7 @@ enum gw_route_target { GW_TARGET_GROUP, GW_TARGET_TRUNK, GW_TARGET_USER };
 
 struct gw_route_result {
 	const char *rule;		/* the rule's name (borrowed) */
+	unsigned digits;		/* the rule's complete length, or 0 */
 	enum gw_route_target kind;
 	const char *target;		/* group, trunk or user name (borrowed) */
 	struct gw_hunt *group;		/* GW_TARGET_GROUP (borrowed) */

@@ -779,6 +779,10 @@ static int span_new(struct sim_switch *sw, const char *label,
 		TDM_PRI_NET;
 	pc.switchtype = sp->switchtype;
 	pc.exclusive = sc->exclusive;
+	/* Sending complete only where the call says so: the call
+	 * command's overlap sending needs it (libpri adds it to every
+	 * EuroISDN SETUP otherwise) */
+	pc.overlap = true;
 	err = tdm_pri_alloc(&sp->pri, &pc, pri_send, pri_event, sp);
 	if (err)
 		GW_ERR("span %u: PRI: %s", sp->id, strerror(err));

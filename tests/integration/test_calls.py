@@ -24,13 +24,16 @@ tap = Tap()
 SCEN = os.path.join(SRC, "tests", "integration", "sipp")
 
 
-def gateway(mg_extra=""):
+def gateway(mg_extra="", span_extra="", extra=""):
     """pstnsim and the gateway in one run directory; the PBX trunk (a
     SIPp UAS when a test starts one) on its own port.  mg_extra: more
-    [mg] settings."""
+    [mg] settings; span_extra: more settings of both spans; extra: more
+    sections."""
     pbx = free_port("udp", 12400, 400)
+    spans = SPANS_CONF.replace("[span 1]\n", "[span 1]\n" + span_extra) \
+        .replace("[span 2]\n", "[span 2]\n" + span_extra)
     conf = DEFAULT_CONF.replace("[mg]\n", "[mg]\n" + mg_extra) + \
-        SPANS_CONF + f"""
+        spans + extra + f"""
 [trunk pbx]
 host = 127.0.0.1
 port = {pbx}
@@ -485,6 +488,82 @@ def replacing_invite_takes_over_the_sip_leg():
     # SIPp's Call-ID is [call_number]-[pid]@[local_ip]
     check(cdr.get("disposition") == "ANSWERED" and cdr.get("q850") == 16 and
           cdr.get("sip_call_id") == f"1-{c.pid}@127.0.0.1", cdr)
+
+
+@tap.test
+def overlap_receiving_until_the_number_is_complete():
+    """PRI SETUPs without the whole number on a span with overlap (Q.931
+    s.5.1.3): the rest in INFO digits until the dial plan's length for
+    the route (700xxxx: 7 digits), a '#', or T302 running out; each call
+    reaches the PBX with its whole number."""
+    gw, sim = gateway(span_extra="overlap = yes\n", extra="""
+[route seven-digits]
+match = 700
+digits = 7
+from = span:1,2
+target = trunk:pbx
+""")
+    uas = sipp(["-sf", os.path.join(SCEN, "gw_uas.xml"), "-p",
+                str(gw.pbx), "-m", "3", "-key", "rtp_port", "9"])
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    for to, n, hash_ in (("7001234", 3, False), ("6001234", 2, True),
+                         ("600123", 2, False)):
+        r = sim.cmd({"cmd": "call", "from": "5551234", "to": to,
+                     "span": 1, "then": "milliwatt", "call_length_s": 1,
+                     "overlap": n, "digit_ms": 100, "hash": hash_})
+        check(r.get("ok"), r)
+    out, _ = uas.communicate(timeout=40)
+    check(uas.returncode == 0, "the PBX did not get three calls",
+          out[-1500:])
+    took = time.monotonic() - t0
+    wait_idle(gw, sim)
+    rows = {r["called_in"]: r for r in gw.ctl_json("cdr")["cdr"]}
+    print(f"# records: {sorted(rows)} in {took:.1f} s")
+    check(set(rows) == {"7001234", "6001234", "600123"}, rows)
+    check(all(r["disposition"] == "ANSWERED" and r["called_out"] ==
+              r["called_in"] for r in rows.values()), rows)
+
+    def secs(row):
+        from datetime import datetime
+        f = "%Y-%m-%dT%H:%M:%S.%fZ"
+        return (datetime.strptime(row["answer"], f) -
+                datetime.strptime(row["start"], f)).total_seconds()
+    waits = {k: secs(r) for k, r in rows.items()}
+    print(f"# SETUP to answer: {waits}")
+    check(waits["7001234"] < 5 and waits["6001234"] < 5, waits)
+    check(waits["600123"] >= 10, "routed before T302", waits)
+
+
+@tap.test
+def hold_plays_the_configured_tone_to_the_line():
+    """The SIP side holds a call (a=sendonly) for three seconds with
+    [calls] hold = cg/dt: the line hears that tone of the MG's plan (ITU
+    dial tone, 425 Hz: continuous, so that pstnsim's one-second analysis
+    measures it) while held, and the call goes on after resume."""
+    gw, sim = gateway(extra=f"""
+[calls]
+causes = {os.path.join(SRC, 'etc', 'causes.csv')}
+hold = cg/dt
+""")
+    p = sipp([f"127.0.0.1:{gw.sip}", "-sf",
+              os.path.join(SCEN, "gw_hold.xml"), "-s", "2000", "-m", "1",
+              "-p", str(free_port("udp", 12400, 400))])
+
+    def line_tone():
+        calls = [c for c in sim.calls() if c["called"] == "2000"]
+        tone = (calls[-1].get("observations") or {}).get("tone") if calls \
+            else None
+        return tone if tone and abs(tone["freq_hz"] - 425) < 10 else None
+    check(wait_for(line_tone, 8), "the line heard no hold tone",
+          sim.calls())
+    print(f"# the held line hears {line_tone()}")
+    out, _ = p.communicate(timeout=30)
+    check(p.returncode == 0, "hold and resume failed", out[-1500:])
+    log = gw.logtext()
+    check("held by the SIP side" in log and "resumed by the SIP side" in log,
+          "hold and resume not seen", log[-2000:])
+    wait_idle(gw, sim)
 
 
 @tap.test

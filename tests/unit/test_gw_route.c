@@ -212,9 +212,11 @@ static void test_targets(void **state)
 
 	(void)state;
 	plan = plan_of("[route out]\nmatch = 9\ntarget = trunk:carrier\n"
+		       "digits = 7\n"
 		       "[route u]\nmatch = 8\ntarget = user:alice\n");
 	req_span(&req, 1, "9123", GW_TON_UNKNOWN);
 	assert_int_equal(gw_route_lookup(plan, &req, &res), 0);
+	assert_int_equal(res.digits, 7);	/* overlap: complete at 7 */
 	assert_int_equal(res.kind, GW_TARGET_TRUNK);
 	assert_string_equal(res.target, "carrier");
 	assert_int_equal(res.ntrunks, 3);
@@ -225,6 +227,7 @@ static void test_targets(void **state)
 	assert_int_equal(gw_route_lookup(plan, &req, &res), 0);
 	assert_int_equal(res.kind, GW_TARGET_USER);
 	assert_string_equal(res.target, "alice");
+	assert_int_equal(res.digits, 0);
 	assert_null(res.group);
 	gw_mem_deref(plan);
 }
