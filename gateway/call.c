@@ -111,6 +111,8 @@ static struct {
 	unsigned ncalls;
 	unsigned seq;
 	bool mg_up;
+	bool draining;			/* shutting down: no new calls */
+	bool drain_wait;		/* the loop runs until none is left */
 	uint64_t n_in, n_out, n_answered, n_failed;
 } cc;
 
@@ -203,6 +205,8 @@ static void call_unlink(struct call *c)
 		if (*pp == c) {
 			*pp = c->next;
 			cc.ncalls--;
+			if (cc.drain_wait && !cc.calls)
+				gw_loop_stop();		/* drained */
 			return;
 		}
 	}
@@ -706,6 +710,10 @@ void gw_call_sip_incoming(struct sip_session *sess,
 		gw_cdr_begin(cc.cdr, &c->cdr);
 	event(c, "new");
 
+	if (cc.draining) {
+		call_clear(c, 41, 503);		/* shutting down */
+		return;
+	}
 	if (cc.ncalls > (unsigned)cf->max_calls) {
 		call_clear(c, 34, 503);
 		return;
@@ -984,6 +992,10 @@ static void pri_setup(unsigned span, struct tdm_pri *pri,
 	if (cc.cdr)
 		gw_cdr_begin(cc.cdr, &c->cdr);
 	event(c, "new");
+	if (cc.draining) {
+		call_clear(c, 41, 0);		/* shutting down */
+		return;
+	}
 	if (cc.ncalls > (unsigned)cf->max_calls) {
 		call_clear(c, 34, 0);
 		return;
@@ -1584,6 +1596,10 @@ static void cmd_originate(struct gw_ctl_req *req, json_t *msg, void *arg)
 			     "\"sip\":URI");
 		return;
 	}
+	if (cc.draining) {
+		gw_ctl_error(req, "junctiond is stopping");
+		return;
+	}
 	if (!gw_mgc()) {
 		gw_ctl_error(req, "the MG is down");
 		return;
@@ -1740,6 +1756,26 @@ static int load_causes(const struct gw_conf *conf, struct gw_causes **cp)
 	return e;
 }
 
+/* Shutdown: the other subsystems still run, so calls end on their own
+ * while new ones are refused, up to [calls] drain_s or a second stop
+ * signal; calls_stop clears what is left. */
+static void calls_drain(struct gw_daemon *d)
+{
+	long long drain_s = gw_conf_calls(cc.conf)->drain_s;
+
+	(void)d;
+	cc.draining = true;
+	if (!cc.calls || drain_s <= 0)
+		return;
+	GW_INFO("draining %u call(s), up to %lld s", cc.ncalls, drain_s);
+	cc.drain_wait = true;
+	gw_loop_run_timeout((uint64_t)drain_s * 1000);
+	cc.drain_wait = false;
+	if (cc.calls)
+		GW_INFO("%u call(s) left after draining: clearing",
+			cc.ncalls);
+}
+
 static void calls_stop(struct gw_daemon *d)
 {
 	struct call *c, *nx;
@@ -1758,6 +1794,7 @@ static void calls_stop(struct gw_daemon *d)
 	cc.causes = gw_mem_deref(cc.causes);
 	cc.conf = NULL;
 	cc.d = NULL;
+	cc.draining = false;
 }
 
 static int calls_start(struct gw_daemon *d, const struct gw_conf *conf)
@@ -1841,6 +1878,7 @@ const struct gw_subsys gw_calls_subsys = {
 	.name = "calls",
 	.start = calls_start,
 	.stop = calls_stop,
+	.drain = calls_drain,
 	.reload = calls_reload,
 	.status = calls_status,
 };

@@ -859,6 +859,11 @@ static const struct gw_conf_key calls_keys[] = {
 	{"max_calls", GW_CONF_INT, offsetof(struct gw_calls_conf, max_calls),
 	 "1000", 1, 100000, NULL, GW_CONF_RELOAD,
 	 "more at once are refused (503 / cause 34)"},
+	{"drain_s", GW_CONF_INT, offsetof(struct gw_calls_conf, drain_s),
+	 "0", 0, 86400, NULL, GW_CONF_RELOAD,
+	 "at shutdown, new calls are refused and those in progress may end "
+	 "on their own for this long before the rest are cleared (cause "
+	 "41); 0: cleared at once; a second stop signal ends the wait"},
 	{"hold", GW_CONF_STR, offsetof(struct gw_calls_conf, hold),
 	 "pass", 1, 40, NULL, GW_CONF_RELOAD,
 	 "what the PSTN party hears while the SIP side holds the call: "

@@ -425,6 +425,18 @@ static void tell_parent(struct gw_daemon *d, const char *msg)
 	d->ready_fd = -1;
 }
 
+static void drain_subsystems(struct gw_daemon *d)
+{
+	size_t i = d->started;
+
+	while (i > 0) {
+		const struct gw_subsys *s = d->desc->subsys[--i];
+
+		if (s->drain)
+			s->drain(d);
+	}
+}
+
 static void stop_subsystems(struct gw_daemon *d)
 {
 	while (d->started > 0) {
@@ -586,8 +598,10 @@ int gw_daemon_main(int argc, char **argv, const struct gw_daemon_desc *desc)
 	if (e)
 		GW_ERR("event loop failed: %s", strerror(e));
 	sd_notify(0, "STOPPING=1");
-	gw_tmr_cancel(&d.wdog);
 	gw_tmr_cancel(&d.stop_tmr);
+	if (!e)
+		drain_subsystems(&d);
+	gw_tmr_cancel(&d.wdog);
 	stop_subsystems(&d);
 	GW_INFO("%s stopped", desc->prog);
 	status = e ? 1 : 0;

@@ -96,6 +96,8 @@ struct gw_calls_conf {
 	long long max_calls;
 	char *hold;		/* the SIP side holds: "pass", "silence" or a
 				 * signal the MG plays to the line ("cg/cw") */
+	long long drain_s;	/* at shutdown, calls may end on their own
+				 * for this long; 0: cleared at once */
 };
 
 const struct gw_sip_conf *gw_conf_sip(const struct gw_conf *conf);
@@ -178,6 +180,10 @@ struct gw_subsys {
 	const char *name;
 	int  (*start)(struct gw_daemon *d, const struct gw_conf *conf);
 	void (*stop)(struct gw_daemon *d);
+	/* Graceful shutdown, before any subsystem stops (top-down): may run
+	 * the loop while the others still work; a second stop signal ends
+	 * it. */
+	void (*drain)(struct gw_daemon *d);
 	void (*reload)(struct gw_daemon *d, const struct gw_conf *conf);
 	void (*status)(struct gw_daemon *d, json_t *obj);	/* adds fields */
 	void (*signal)(struct gw_daemon *d, int sig);	/* SIGCHLD, ... */

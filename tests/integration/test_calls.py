@@ -567,6 +567,45 @@ hold = cg/dt
 
 
 @tap.test
+def shutdown_drains_calls():
+    """SIGTERM with [calls] drain_s: the call in progress goes on to its
+    own end, a new one is refused (503, cause 41) meanwhile, and
+    junctiond then stops at once, well before the limit, the call's
+    record complete."""
+    gw, sim = gateway(extra=f"""
+[calls]
+causes = {os.path.join(SRC, 'etc', 'causes.csv')}
+drain_s = 20
+""")
+    peer = rtp.RtpPeer()
+    call = sipp([f"127.0.0.1:{gw.sip}", "-sf",
+                 os.path.join(SCEN, "gw_call.xml"), "-s", "2000", "-m", "1",
+                 "-p", str(free_port("udp", 12400, 400)), "-key",
+                 "rtp_port", str(peer.port), "-d", "4000"])
+    check(heard(peer, 1), "no audio before the shutdown")
+    t0 = time.monotonic()
+    gw.proc.send_signal(signal.SIGTERM)
+    rc, out = sipp_call(gw, reject_scenario(503, 41), "2000")
+    check(rc == 0, "a new call during the drain was not refused with "
+          "503 / cause 41", out[-1500:])
+    out, _ = call.communicate(timeout=30)
+    check(call.returncode == 0, "the call in progress did not end on its "
+          "own", out[-1500:])
+    check(gw.proc.wait(20) == 0, "junctiond exit status")
+    took = time.monotonic() - t0
+    print(f"# junctiond stopped {took:.1f} s after SIGTERM")
+    check(took < 15, "junctiond waited for the limit", took)
+    check("draining 1 call(s)" in gw.logtext(), gw.logtext()[-2000:])
+    import sqlite3
+    db = sqlite3.connect(os.path.join(gw.rundir, "cdr.sqlite"))
+    rows = db.execute("SELECT disposition, q850 FROM cdr "
+                      "ORDER BY seq").fetchall()
+    print(f"# records {rows}")
+    check(rows and rows[0] == ("ANSWERED", 16) and
+          rows[-1][0] == "FAILED" and rows[-1][1] == 41, rows)
+
+
+@tap.test
 def originate_rings_the_pstn_then_sip():
     """Click to call: pstnsim's milliwatt line first, then the PBX; the
     PBX hears the tone once both answered."""
