@@ -72,6 +72,7 @@ struct call {
 	struct sip_session *sess;	/* NULL once closed */
 	struct sip_session *xfer;	/* a transfer's new leg (REFER) */
 	bool held;			/* the SIP side holds the call */
+	bool ringback_ip;		/* the MG plays ringback toward SIP */
 	bool sip_cleared;
 	unsigned trunk_idx;		/* PSTN -> SIP: trunk tried */
 	/* the MG */
@@ -1339,6 +1340,17 @@ static void on_sip(struct sip_session *sess, const struct sip_session_event *ev,
 	}
 }
 
+/* The MG's ringback toward the SIP caller (a cg/rt signal on the RTP
+ * termination), or its end. */
+static void ringback_ip(struct call *c, bool on)
+{
+	if (!c->ctx || !c->rtp[0])
+		return;
+	mg_send(c, mg_ok, "Context = %" PRIu32 " { Modify = %s { Signals%s "
+		"} }", c->ctx, c->rtp, on ? " { cg/rt }" : "");
+	c->ringback_ip = on;
+}
+
 /** PRI events of span (trunk.c passes every one). */
 void gw_call_pri_event(unsigned span, struct tdm_pri *pri,
 		       const struct tdm_pri_event *ev)
@@ -1378,13 +1390,22 @@ void gw_call_pri_event(unsigned span, struct tdm_pri *pri,
 		/* Q.931 progress indicator 1 or 8: in-band information,
 		 * RFC 3398 s.8.2.3 -> 183 with SDP, media cut through */
 		if (ev->inband || ev->progress == 1 || ev->progress == 8) {
+			if (c->ringback_ip)
+				ringback_ip(c, false);	/* the line's now */
 			if (c->state != CS_EARLY) {
 				sip_session_progress(c->sess, 183, c->sdp);
 				set_state(c, CS_EARLY);
 			}
 		} else if (ev->type == TDM_PRI_ALERTING &&
 			   c->state < CS_ALERTING) {
-			sip_session_progress(c->sess, 180, NULL);
+			if (gw_conf_calls(cc.conf)->local_ringback) {
+				/* RFC 3960 s.3: the caller plays no ringback
+				 * of its own once it gets early media */
+				ringback_ip(c, true);
+				sip_session_progress(c->sess, 183, c->sdp);
+			} else {
+				sip_session_progress(c->sess, 180, NULL);
+			}
 			set_state(c, CS_ALERTING);
 		}
 		break;
@@ -1400,7 +1421,9 @@ void gw_call_pri_event(unsigned span, struct tdm_pri *pri,
 			break;
 		mg_send(c, mg_ok, "Context = %" PRIu32 " { Modify = %s { "
 			"Media { Stream = 1 { LocalControl { Mode = "
-			"SendReceive } } } } }", c->ctx, c->rtp);
+			"SendReceive } } }%s } }", c->ctx, c->rtp,
+			c->ringback_ip ? ", Signals" : "");
+		c->ringback_ip = false;
 		sip_session_answer(c->sess, c->sdp);
 		gw_tmr_cancel(&c->tmr);
 		set_state(c, CS_ANSWERED);

@@ -859,6 +859,12 @@ static const struct gw_conf_key calls_keys[] = {
 	{"max_calls", GW_CONF_INT, offsetof(struct gw_calls_conf, max_calls),
 	 "1000", 1, 100000, NULL, GW_CONF_RELOAD,
 	 "more at once are refused (503 / cause 34)"},
+	{"local_ringback", GW_CONF_BOOL,
+	 offsetof(struct gw_calls_conf, local_ringback), "no", 0, 0, NULL,
+	 GW_CONF_RELOAD,
+	 "when the PSTN alerts without in-band information, send 183 with "
+	 "SDP and play the MG's ringback toward the SIP caller, instead of "
+	 "180 (for callers that play no ringback of their own)"},
 	{"drain_s", GW_CONF_INT, offsetof(struct gw_calls_conf, drain_s),
 	 "0", 0, 86400, NULL, GW_CONF_RELOAD,
 	 "at shutdown, new calls are refused and those in progress may end "

@@ -96,6 +96,9 @@ struct gw_calls_conf {
 	long long max_calls;
 	char *hold;		/* the SIP side holds: "pass", "silence" or a
 				 * signal the MG plays to the line ("cg/cw") */
+	bool local_ringback;	/* PSTN alerting without in-band
+				 * information: 183 and the MG's ringback
+				 * toward the SIP caller, not 180 */
 	long long drain_s;	/* at shutdown, calls may end on their own
 				 * for this long; 0: cleared at once */
 };

@@ -46,6 +46,7 @@ struct media_chan {
 	struct media_dtmf_rx *dtmf_rx;
 	struct media_dtmf_tx *dtmf_tx;	/* RFC 4733 and requested digits */
 	struct media_tonegen *tone;
+	struct media_tonegen *iptone;	/* toward IP, over the line's audio */
 	struct media_tonedet *tonedet;
 	media_chan_h *h;
 	void *arg;
@@ -85,6 +86,7 @@ static void chan_destroy(void *arg)
 	struct media_chan *c = arg;
 
 	gw_mem_deref(c->tone);
+	gw_mem_deref(c->iptone);
 	gw_mem_deref(c->tonedet);
 	gw_mem_deref(c->dtmf_tx);
 	gw_mem_deref(c->dtmf_rx);
@@ -382,7 +384,7 @@ static void toward_ip(struct media_chan *c, const uint8_t *tdm_rx)
 	unsigned per = c->conf.ptime * 8, n;
 	int len;
 
-	if (c->copy) {
+	if (c->copy && !c->iptone) {
 		if (!dir_sends(c->dir) ||
 		    !silence_tx(c, c->cn ? energy_law(c, tdm_rx) : 0))
 			media_stream_tx(c->stream, tdm_rx, MEDIA_TICK_SAMPLES,
@@ -420,7 +422,9 @@ static void toward_ip(struct media_chan *c, const uint8_t *tdm_rx)
 				MEDIA_TICK_SAMPLES * c->ts_per_sample);
 		return;
 	}
-	if (c->cn && silence_tx(c, energy_lin(clean)))
+	if (c->iptone)
+		media_tonegen_fill(c->iptone, clean, MEDIA_TICK_SAMPLES);
+	else if (c->cn && silence_tx(c, energy_lin(clean)))
 		return;
 
 	/* Accumulate to the ptime; a 10 ms ptime sends two packets. */
@@ -571,6 +575,25 @@ int media_chan_tone(struct media_chan *c, enum media_tone tone)
 	}
 	gw_mem_deref(c->tone);
 	c->tone = g;
+	return 0;
+}
+
+/** Play tone toward the IP side, in place of the line's audio, until
+ * another one or MEDIA_TONE_COUNT. */
+int media_chan_tone_ip(struct media_chan *c, enum media_tone tone)
+{
+	struct media_tonegen *g = NULL;
+	int err;
+
+	if (!c || (unsigned)tone > MEDIA_TONE_COUNT)
+		return EINVAL;
+	if (tone < MEDIA_TONE_COUNT) {
+		err = media_tonegen_alloc(&g, c->conf.tone_country, tone);
+		if (err)
+			return err;
+	}
+	gw_mem_deref(c->iptone);
+	c->iptone = g;
 	return 0;
 }
 

@@ -432,6 +432,9 @@ void media_chan_tick(struct media_chan *c, const uint8_t *tdm_rx,
 		     uint8_t *tdm_tx);
 /* Play a call-progress tone toward the line (MEDIA_TONE_COUNT: stop). */
 int  media_chan_tone(struct media_chan *c, enum media_tone tone);
+/* Play tone toward the IP side in place of the line's audio (local
+ * ringback for a caller on the IP side), or MEDIA_TONE_COUNT: none. */
+int  media_chan_tone_ip(struct media_chan *c, enum media_tone tone);
 /* Play digits in-band toward the line (SIP INFO, the MG's dg package). */
 int  media_chan_digits(struct media_chan *c, const char *digits);
 void media_chan_ec(struct media_chan *c, bool on);

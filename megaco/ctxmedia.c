@@ -346,6 +346,8 @@ static void cm_do_apply(struct mg_cm *cm, struct mg_cm_state *st)
 			cm->chan_rtp = st->rtp;
 			if (st->tone < MEDIA_TONE_COUNT)
 				media_chan_tone(cm->chan, st->tone);
+			if (st->ip_tone < MEDIA_TONE_COUNT)
+				media_chan_tone_ip(cm->chan, st->ip_tone);
 		}
 	} else if (cm->chan) {
 		s = media_chan_stream(cm->chan);
@@ -358,6 +360,8 @@ static void cm_do_apply(struct mg_cm *cm, struct mg_cm_state *st)
 			media_chan_set_dir(cm->chan, dir_of(st));
 		if (st->tone != old->tone)
 			media_chan_tone(cm->chan, st->tone);
+		if (st->ip_tone != old->ip_tone)
+			media_chan_tone_ip(cm->chan, st->ip_tone);
 	}
 	media_rtp_socks_close(&st->socks);
 	side_apply(cm, st);

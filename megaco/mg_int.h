@@ -92,6 +92,9 @@ struct mg_cm_state {
 	unsigned ec_tail_ms;
 	unsigned tone_country;
 	enum media_tone tone;		/* MEDIA_TONE_COUNT: none */
+	enum media_tone ip_tone;	/* toward IP (a cg signal on the RTP
+					 * termination), in place of the
+					 * line's audio */
 	char digits[64];		/* in-band digits to play ... */
 	unsigned digits_seq;		/* ... when this changes */
 	bool detect_dtmf;

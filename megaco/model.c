@@ -624,7 +624,7 @@ static void ctx_apply(struct mg_ctx *c)
 	}
 	memset(&st, 0, sizeof(st));
 	st.socks.fd = st.socks.rtcp_fd = -1;
-	st.tone = MEDIA_TONE_COUNT;
+	st.tone = st.ip_tone = MEDIA_TONE_COUNT;
 	st.tone_country = m->conf.tone_country;
 	st.ec_tail_ms = m->conf.ec_tail_ms ? m->conf.ec_tail_ms : 64;
 	if (td) {
@@ -659,6 +659,7 @@ static void ctx_apply(struct mg_ctx *c)
 	}
 	if (rt && rt->have_codec) {
 		st.rtp = true;
+		st.ip_tone = rt->tone;
 		st.socks = rt->socks;
 		rt->socks.fd = rt->socks.rtcp_fd = -1;
 		snprintf(st.local_ip, sizeof(st.local_ip), "%s", m->rtp_ip);
@@ -1919,9 +1920,11 @@ static int sig_one(struct mg_term *t, const struct mg_item *sig,
 		r->kind = SK_TONE;
 		r->tone = cg_tones[i].tone;
 	}
-	if (t->kind != TERM_TDM)
+	/* toward the line; cg tones also toward the IP side (a ringback
+	 * for a caller there) */
+	if (t->kind != TERM_TDM && (r->kind != SK_TONE || t->kind != TERM_RTP))
 		return fail(e, 513, "MG unequipped to generate %s on %s: "
-			    "signals are played toward the line only",
+			    "only cg tones are played toward the IP side",
 			    sig->name, t->name);
 	for (p = sig->kids; p; p = p->next) {
 		switch (p->tok) {

@@ -274,6 +274,32 @@ def no_answer_then_cancel():
 
 
 @tap.test
+def local_ringback_toward_the_sip_caller():
+    """[calls] local_ringback: the PSTN alerts without in-band
+    information (5000 never answers), so the SIP caller gets 183 with SDP
+    and hears the MG's ringback (ITU: 425 Hz, 1 s on, 4 s off); CANCEL
+    then ends it with 487."""
+    gw, sim = gateway(extra=f"""
+[calls]
+causes = {os.path.join(SRC, 'etc', 'causes.csv')}
+local_ringback = yes
+""")
+    peer = rtp.RtpPeer()
+    rc, out = sipp_call(gw, "gw_ringback_cancel.xml", "5000", "-key",
+                        "rtp_port", str(peer.port))
+    check(rc == 0, "no 183, or CANCEL did not end in 487", out[-1500:])
+    peer.poll()
+    audio = peer.audio()
+    blocks = [audio[i:i + 160] for i in range(0, len(audio) - 159, 160)]
+    loud = [x for b in blocks if rtp.level_dbm0(b) > -40 for x in b]
+    f = rtp.dominant_freq(loud) if loud else 0
+    print(f"# the caller hears {len(loud) / 8000:.2f} s of {f:.1f} Hz in "
+          f"{len(audio) / 8000:.2f} s")
+    check(len(loud) >= 6000 and abs(f - 425) <= 2, len(loud), f)
+    wait_idle(gw, sim)
+
+
+@tap.test
 def no_free_channel_while_the_dchannels_are_down():
     gw, sim = gateway()
     # Every B-channel blocked: D-channel down on both spans.

@@ -392,9 +392,10 @@ def packages_claimed_are_whole():
          "} }", 449),
         (f"Modify = tdm/1/9 {{ Events = 1 {{ tonedet/ltd {{ tl = cng }} "
          "} }", 457),
-        # nothing is played toward IP, fax tones come from the line
-        (f"Modify = {rtpt} {{ Signals {{ cg/rt }} }}", 513),
+        # toward IP only cg's tones are played, fax tones come from the
+        # line
         (f"Modify = {rtpt} {{ Signals {{ ct/ct }} }}", 513),
+        (f"Modify = {rtpt} {{ Signals {{ dg/d5 }} }}", 513),
         (f"Modify = {rtpt} {{ Events = 1 {{ ct/cmp }} }}", 512),
         (f"Modify = {rtpt} {{ Events = 1 {{ tonedet/std {{ tl = ans }} }} "
          "}", 512),
@@ -412,6 +413,10 @@ def packages_claimed_are_whole():
         got = [c for c, _ in errors(mgc.send(f"Context = {ctx} {{ {text} }}"))]
         print(f"# {text[:60]!r} -> {got}")
         check(code in got, f"{text}: {got}, not {code}")
+    # a ringback toward IP (local ringback for a SIP caller)
+    r = mgc.send(f"Context = {ctx} {{ Modify = {rtpt} {{ Signals {{ cg/rt "
+                 "} } }")
+    check(not errors(r), r)
     # DTMF from IP is a tone too (E.6 extends E.4)
     r = mgc.send(f"Context = {ctx} {{ Modify = {rtpt} {{ Events = 4 {{ "
                  "dd/std { tl = * }, tonedet/etd { tl = d5 } } } }")
