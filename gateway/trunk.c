@@ -467,6 +467,14 @@ static int trunk_start(struct gw_daemon *d, const struct gw_conf *conf)
 		return ENOMEM;
 	for (i = 0; i < n; i++) {
 		sc = gw_conf_span(conf, i, &id);
+		if (strcmp(sc->control, "local")) {
+			/* its bearers are an external softswitch's, and so
+			 * is its signalling (IUA backhaul or its own link):
+			 * no D-channel here */
+			GW_INFO("span %u: controlled by %s, no D-channel in "
+				"junctiond", id, sc->control);
+			continue;
+		}
 		err = trunk_alloc(&tr.v[tr.n], conf, sc, id);
 		if (err)
 			goto out;
