@@ -169,6 +169,7 @@ int sip_dialog_alloc_uas(struct sip_dialog **dlgp, struct sip_ua *ua,
 	dlg->local_cseq = 1;
 	dlg->tp = src->tp;
 	dlg->dst = src->peer;
+	dlg->secure = src->tp == SIP_TLS && sip_uri_is_sips(req->req_uri);
 	sip_dialog_update_target(dlg, req);
 	err = 0;
  out:
@@ -214,6 +215,7 @@ int sip_dialog_alloc_uac(struct sip_dialog **dlgp, const osip_message_t *req,
 	dlg->local_cseq = (uint32_t)strtoul(req->cseq->number, NULL, 10);
 	dlg->tp = tp;
 	dlg->dst = *dst;
+	dlg->secure = tp == SIP_TLS && sip_uri_is_sips(req->req_uri);
 	sip_dialog_update_target(dlg, resp);
 	set_dst(dlg, tp, dst);
 	err = 0;
@@ -311,8 +313,11 @@ int sip_dialog_request(osip_message_t **reqp, struct sip_dialog *dlg,
 	for (i = 0; i < dlg->n_route; i++)
 		osip_message_set_route(m, dlg->route[i]);
 	osip_message_set_max_forwards(m, "70");
-	snprintf(buf, sizeof(buf), "<sip:%s:%u%s>", host, l->port,
-		 sip_transport_param(dlg->tp));
+	/* s.8.1.1.8: a SIPS Contact in a secure dialog, which names no
+	 * transport (RFC 5630 s.3.1.3) */
+	snprintf(buf, sizeof(buf), "<%s:%s:%u%s>",
+		 dlg->secure ? "sips" : "sip", host, l->port,
+		 dlg->secure ? "" : sip_transport_param(dlg->tp));
 	osip_message_set_contact(m, buf);
 	if (ua->user_agent && *ua->user_agent)
 		osip_message_set_user_agent(m, ua->user_agent);

@@ -466,6 +466,7 @@ int sip_reg_add(struct sip_reg **regp, struct sip_ua *ua,
 	struct sip_reg *reg;
 	osip_uri_t *u = NULL;
 	struct sip_lsnr *l;
+	bool secure;
 	int err;
 
 	if (!ua || !rc || !rc->registrar || !rc->aor)
@@ -494,6 +495,7 @@ int sip_reg_add(struct sip_reg **regp, struct sip_ua *ua,
 	if (osip_uri_init(&u) < 0 || osip_uri_parse(u, rc->registrar) < 0)
 		goto out;
 	err = sip_uri_dst(u, &reg->tp, &reg->dst);
+	secure = sip_uri_is_sips(u);	/* s.8.1.1.8: a SIPS Contact */
 	osip_uri_free(u);
 	u = NULL;
 	if (err) {
@@ -517,8 +519,9 @@ int sip_reg_add(struct sip_reg **regp, struct sip_ua *ua,
 			goto out;
 		reg->contact = gw_mem_printf(
 			l->local.ss.ss_family == AF_INET6 ?
-			"sip:%s@[%s]:%u%s" : "sip:%s@%s:%u%s", u->username,
-			l->host, l->port, sip_transport_param(reg->tp));
+			"%s:%s@[%s]:%u%s" : "%s:%s@%s:%u%s",
+			secure ? "sips" : "sip", u->username, l->host,
+			l->port, secure ? "" : sip_transport_param(reg->tp));
 	}
 	err = ENOMEM;
 	if (!reg->contact || !reg->auth_user)

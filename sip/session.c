@@ -499,6 +499,7 @@ static int add_contact(struct sip_session *s, osip_message_t *m)
 {
 	struct sip_lsnr *l = s->src.lsnr;
 	char buf[160];
+	bool secure;
 
 	if (!l)
 		l = sip_transport_lsnr(s->ua, s->dlg ? s->dlg->tp : s->tp,
@@ -506,9 +507,13 @@ static int add_contact(struct sip_session *s, osip_message_t *m)
 				       s->dst.ss.ss_family);
 	if (!l)
 		return 0;
+	/* A dialog started by a SIPS Request-URI has a SIPS Contact
+	 * (s.12.1.1), naming no transport (RFC 5630 s.3.1.3). */
+	secure = s->dlg ? s->dlg->secure : l->tp == SIP_TLS && s->inv_req &&
+		sip_uri_is_sips(s->inv_req->req_uri);
 	snprintf(buf, sizeof(buf), l->local.ss.ss_family == AF_INET6 ?
-		 "<sip:[%s]:%u%s>" : "<sip:%s:%u%s>", l->host, l->port,
-		 sip_transport_param(l->tp));
+		 "<%s:[%s]:%u%s>" : "<%s:%s:%u%s>", secure ? "sips" : "sip",
+		 l->host, l->port, secure ? "" : sip_transport_param(l->tp));
 	osip_message_set_contact(m, buf);
 	return 0;
 }
@@ -1267,7 +1272,10 @@ bool sip_session_cancel(struct sip_ua *ua, struct sip_tsx *tsx,
 	}
 	if (!s)
 		return false;
-	sip_tsx_respond(tsx, req, 200);
+	/* the INVITE's To tag: s.9.2 wants the same in both responses */
+	if (!sip_msg_response(&resp, req, 200, s->dlg ? s->dlg->local_tag :
+			      s->inv_tsx->totag))
+		sip_tsx_respond_msg(tsx, resp);
 	if (s->state != SESS_INCOMING)
 		return true;	/* too late: the final is out */
 	sip_tsx_run(ua);	/* the CANCEL's 200 before the 487 */
@@ -1591,7 +1599,7 @@ static int uac_invite(struct sip_session *s, const char *uri,
 	osip_uri_t *u = NULL;
 	struct sip_lsnr *l;
 	char buf[512], host[80], tag[16], branch[24];
-	bool named = false;
+	bool named = false, secure;
 	int err;
 
 	if (osip_uri_init(&u) < 0)
@@ -1656,8 +1664,10 @@ static int uac_invite(struct sip_session *s, const char *uri,
 	snprintf(buf, sizeof(buf), "%u INVITE", ++s->cseq);
 	osip_message_set_cseq(m, buf);
 	osip_message_set_max_forwards(m, "70");
-	snprintf(buf, sizeof(buf), "<sip:%s:%u%s>", host, l->port,
-		 sip_transport_param(s->tp));
+	/* s.8.1.1.8: a SIPS Request-URI wants a SIPS Contact */
+	secure = s->tp == SIP_TLS && sip_uri_is_sips(m->req_uri);
+	snprintf(buf, sizeof(buf), "<%s:%s:%u%s>", secure ? "sips" : "sip",
+		 host, l->port, secure ? "" : sip_transport_param(s->tp));
 	osip_message_set_contact(m, buf);
 	osip_message_set_allow(m, SIP_ALLOW);
 	osip_message_set_header(m, "Supported", sip_supported(ua));

@@ -187,6 +187,7 @@ bool sip_msg_has_option(const osip_message_t *m, const char *lname,
 			const char *opt);
 int  sip_uri_dst(const osip_uri_t *uri, enum sip_transport *tpp,
 		 struct sip_addr *dst);
+bool sip_uri_is_sips(const osip_uri_t *uri);
 
 /* ------------------------------------------------------------------ */
 /* Dialogs (dialog.c), RFC 3261 s.12                                  */
@@ -205,6 +206,7 @@ struct sip_dialog {
 	uint32_t remote_cseq;
 	bool remote_cseq_set;
 	bool uac;			/* we sent the initial INVITE */
+	bool secure;			/* TLS to a SIPS URI (s.12.1) */
 	bool confirmed;
 	enum sip_transport tp;
 	struct sip_addr dst;		/* where in-dialog requests go */

@@ -642,6 +642,12 @@ static bool our_host(const struct sip_ua *ua, const char *host)
 	return false;
 }
 
+/** Is uri a SIPS URI (s.19.1)? */
+bool sip_uri_is_sips(const osip_uri_t *uri)
+{
+	return uri && uri->scheme && !strcasecmp(uri->scheme, "sips");
+}
+
 /* Via (s.8.1.1.7, s.18.1.1) and a Contact of ours for a request that
  * leaves from l over tp, with a new branch. */
 static int retarget(struct sip_ua *ua, osip_message_t *m,
@@ -688,7 +694,7 @@ static int retarget(struct sip_ua *ua, osip_message_t *m,
 				break;
 			}
 		}
-		if (tp != SIP_UDP)
+		if (tp != SIP_UDP && !sip_uri_is_sips(c->url))
 			osip_uri_uparam_add(c->url, osip_strdup("transport"),
 					    osip_strdup(tp == SIP_TCP ?
 							"tcp" : "tls"));

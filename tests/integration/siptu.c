@@ -1,5 +1,6 @@
-/* tests/integration/siptu.c - a test transaction user on sip/ for SIPp */
+/* tests/integration/siptu.c - a test TU on sip/ for SIPp and TLS peers */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,8 @@
  * rejects it, or rings for a while first; as a UAC it places calls.
  * One line per event on stdout, for the tests.
  *
- *   siptu -l udp:127.0.0.1:5070 [-l tcp:...] [-r 486] [-d ms] [-R]
+ *   siptu -l udp:127.0.0.1:5070 [-l tcp:...] [-l tls:... -K dir]
+ *         [-r 486] [-d ms] [-R]
  *         [-E] [-P] [-A user:password [-M] [-G db|-]] [-C user:password]
  *         [-c sip:uas@127.0.0.1:5080 [-n calls] [-H hold_ms] [-U]]
  *         [-g sip:127.0.0.1:5080 [-x expires]]
@@ -27,6 +29,11 @@
  * MD5 alone, as SIPp 3.6 answers only a first challenge in MD5), -C
  * answers 401/407 with those credentials.  -U: a call placed sends an
  * UPDATE with its offer again once answered.
+ *
+ * -K gives a tls: listener dir/cert.pem and dir/key.pem, and trusts
+ * dir/cert.pem as the CA: peers' certificates must chain to it, the
+ * server's when siptu calls a sips: URI, a client's when the client
+ * presents one (none is required, RFC 3261 s.26.3.1).
  *
  * -G runs the registrar for the -A user, its bindings in the SQLite
  * file db ("-": in memory); at exit siptu prints "bindings N" and
@@ -53,6 +60,7 @@ static const char *reg_uri;			/* -g */
 static unsigned reg_expires;			/* -x */
 static struct sip_reg *reg;
 static bool stopping;
+static char tls_cert[PATH_MAX], tls_key[PATH_MAX];	/* -K */
 
 static const struct sip_sdp_codec codecs[] = {
 	{ "PCMA", 8000, 1, 8, NULL },
@@ -371,7 +379,17 @@ static int add_listener(const char *spec)
 		lc.transport = SIP_UDP;
 	else if (!strncmp(buf, "tcp:", 4))
 		lc.transport = SIP_TCP;
-	else
+	else if (!strncmp(buf, "tls:", 4)) {
+		if (!tls_cert[0]) {
+			fprintf(stderr, "siptu: %s needs -K dir\n", spec);
+			return EINVAL;
+		}
+		lc.transport = SIP_TLS;
+		lc.cert = tls_cert;
+		lc.key = tls_key;
+		lc.ca = tls_cert;
+		lc.verify = true;
+	} else
 		return EINVAL;
 	addr = buf + 4;
 	port = strrchr(addr, ':');
@@ -391,7 +409,7 @@ int main(int argc, char **argv)
 	int opt, err;
 
 	while ((opt = getopt(argc, argv,
-				   "l:r:d:REPA:MG:C:c:n:H:Ug:x:v")) != -1) {
+				   "l:r:d:REPA:MG:C:c:n:H:Ug:x:K:v")) != -1) {
 		switch (opt) {
 		case 'l':
 			if (nl < GW_ARRAY_SIZE(lspecs))
@@ -421,6 +439,15 @@ int main(int argc, char **argv)
 		case 'n': calls_left = (unsigned)atoi(optarg); break;
 		case 'H': hold_ms = (unsigned)atoi(optarg); break;
 		case 'U': update_answered = true; break;
+		case 'K':
+			if ((size_t)snprintf(tls_cert, sizeof(tls_cert),
+					     "%s/cert.pem", optarg) >=
+			    sizeof(tls_cert) ||
+			    (size_t)snprintf(tls_key, sizeof(tls_key),
+					     "%s/key.pem", optarg) >=
+			    sizeof(tls_key))
+				return 2;
+			break;
 		case 'v': gw_log_set_levels("debug"); break;
 		default:
 			fprintf(stderr, "usage: siptu -l udp:ADDR:PORT ...\n");
