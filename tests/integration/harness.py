@@ -521,10 +521,14 @@ class Siptu:
         return [l for l in list(self.out) if l.startswith(prefix)]
 
     def wait_exit(self, timeout=30):
+        """Its exit status once it exits by itself, with all it printed
+        in out; None if it is still running after timeout."""
         try:
-            return self.proc.wait(timeout)
+            rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             return None
+        self.reader.join(5)
+        return rc
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
