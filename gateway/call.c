@@ -40,6 +40,17 @@
 /* Q.931 Table 9-1: T302, the overlap receiving digit timer (10-15 s). */
 #define OVERLAP_T302_MS	10000
 
+/*
+ * The Events descriptor of every call's RTP termination: nt/netfail
+ * (H.248.1 Annex E.11.2, network failure), which the MG detects when no
+ * RTP has come for [mg] rtp_timeout_ms.  An MG reports only the events
+ * its controller asked for (H.248.1 s.7.1.9), so without this a SIP
+ * peer that vanished without a BYE would hold its B-channel for ever;
+ * gw_call_mg_notify clears the call.  A Modify without an Events
+ * descriptor leaves it armed.
+ */
+#define RTP_EVENTS	", Events = 1 { nt/netfail }"
+
 enum call_state {
 	CS_SETUP,		/* routing, the MG building the context */
 	CS_CALLING,		/* SETUP or INVITE sent */
@@ -760,7 +771,8 @@ void gw_call_sip_incoming(struct sip_session *sess,
 		      "LocalControl { Mode = SendReceive } } }, Add = $ { "
 		      "Media { Stream = 1 { LocalControl { Mode = SendOnly }, "
 		      "Local { v=0\nc=IN IP4 $\nm=audio $ RTP/AVP $\n}, "
-		      "Remote { %s} } } } }", c->span, c->ts, c->remote_sdp);
+		      "Remote { %s} } }" RTP_EVENTS " } }", c->span, c->ts,
+		      c->remote_sdp);
 	if (err) {
 		call_clear(c, 41, 503);
 		return;
@@ -1058,8 +1070,8 @@ static void in_route(struct call *c)
 		      "LocalControl { Mode = SendReceive } } }, Add = $ { "
 		      "Media { Stream = 1 { LocalControl { Mode = ReceiveOnly "
 		      "}, Local { v=0\nc=IN IP4 $\nm=audio $ RTP/AVP 8 0 101\n"
-		      "a=rtpmap:101 telephone-event/8000\n} } } } }", c->span,
-		      c->ts);
+		      "a=rtpmap:101 telephone-event/8000\n} } }" RTP_EVENTS
+		      " } }", c->span, c->ts);
 	if (err) {
 		call_clear(c, 41, 0);
 		return;
@@ -1351,6 +1363,40 @@ static void ringback_ip(struct call *c, bool on)
 	c->ringback_ip = on;
 }
 
+/*
+ * Q.931 s.5.1.2: the B-channel named in the network's response to our
+ * SETUP is the call's, even if it is not the one we asked for (always
+ * allowed when we asked "preferred"; a network resolving a call
+ * collision, s.5.7.2, may do it whatever we asked).  The call follows:
+ * the trunk's record and the MG's TDM termination move to that channel,
+ * so that both ends carry the call on the same timeslot.  A channel we
+ * cannot take is "channel unacceptable": the call is cleared with cause
+ * 6.  Returns true when the call was cleared.
+ */
+static bool follow_channel(struct call *c, unsigned ts)
+{
+	unsigned old = c->ts;
+
+	if (gw_trunk_busy(c->span, ts)) {
+		GW_WARN("%s: the network put the call on ts %u, which is "
+			"not free here", c->id, ts);
+		call_clear(c, 6, 0);
+		return true;
+	}
+	GW_INFO("%s: the network put the call on ts %u, not %u", c->id, ts,
+		old);
+	gw_trunk_release(c->span, old);
+	gw_trunk_claim(c->span, ts, c->pc);
+	c->ts = ts;
+	c->cdr.ts = ts;
+	if (c->ctx)
+		mg_send(c, mg_ok, "Context = %" PRIu32 " { Subtract = "
+			"tdm/%u/%u, Add = tdm/%u/%u { Media { LocalControl { "
+			"Mode = SendReceive } } } }", c->ctx, c->span, old,
+			c->span, ts);
+	return false;
+}
+
 /** PRI events of span (trunk.c passes every one). */
 void gw_call_pri_event(unsigned span, struct tdm_pri *pri,
 		       const struct tdm_pri_event *ev)
@@ -1373,6 +1419,12 @@ void gw_call_pri_event(unsigned span, struct tdm_pri *pri,
 		return;
 	}
 	if (!c)
+		return;
+	if (c->out && c->pc && ev->ts && ev->ts != c->ts &&
+	    c->state != CS_CLEARING &&
+	    (ev->type == TDM_PRI_SETUP_ACK || ev->type == TDM_PRI_PROCEEDING ||
+	     ev->type == TDM_PRI_PROGRESS || ev->type == TDM_PRI_ALERTING ||
+	     ev->type == TDM_PRI_CONNECT) && follow_channel(c, ev->ts))
 		return;
 	switch (ev->type) {
 	case TDM_PRI_INFO:
@@ -1425,6 +1477,9 @@ void gw_call_pri_event(unsigned span, struct tdm_pri *pri,
 			c->ringback_ip ? ", Signals" : "");
 		c->ringback_ip = false;
 		sip_session_answer(c->sess, c->sdp);
+		/* the record's SIP status is the INVITE's final response,
+		 * whichever side later clears the call */
+		c->sip_status = 200;
 		gw_tmr_cancel(&c->tmr);
 		set_state(c, CS_ANSWERED);
 		if (cc.cdr)
@@ -1676,8 +1731,8 @@ static void cmd_originate(struct gw_ctl_req *req, json_t *msg, void *arg)
 		      "LocalControl { Mode = SendReceive } } }, Add = $ { "
 		      "Media { Stream = 1 { LocalControl { Mode = ReceiveOnly "
 		      "}, Local { v=0\nc=IN IP4 $\nm=audio $ RTP/AVP 8 0 101\n"
-		      "a=rtpmap:101 telephone-event/8000\n} } } } }", c->span,
-		      c->ts);
+		      "a=rtpmap:101 telephone-event/8000\n} } }" RTP_EVENTS
+		      " } }", c->span, c->ts);
 	if (err) {
 		gw_ctl_error(req, "MG: %s", strerror(err));
 		call_clear(c, 41, 0);

@@ -22,6 +22,7 @@ struct trunk {
 	struct tdm_span *span;
 	struct tdm_pri *pri;
 	bool dchan_up;
+	bool restarted;			/* RESTART sent since we started */
 	unsigned dchan_downs;
 	uint64_t dchan_since;
 	unsigned calls_rejected;
@@ -111,6 +112,17 @@ static void pri_event(struct tdm_pri *pri, const struct tdm_pri_event *ev,
 		t->dchan_up = true;
 		t->dchan_since = gw_now_ms();
 		GW_INFO("span %u: D-channel up", t->id);
+		if (!t->restarted) {
+			/* Q.931 s.5.5.1: we start with no call on the span,
+			 * but the far end may still hold calls of ours from
+			 * before (junctiond killed or crashed): RESTART every
+			 * B-channel once, on the first link, so that both
+			 * sides begin idle.  Later links keep their calls
+			 * (s.5.8.9: they survive a link failure). */
+			t->restarted = true;
+			if (tdm_pri_restart(pri, 0))
+				GW_WARN("span %u: cannot send RESTART", t->id);
+		}
 		break;
 	case TDM_PRI_DCHAN_DOWN:
 		t->dchan_up = false;
@@ -119,8 +131,14 @@ static void pri_event(struct tdm_pri *pri, const struct tdm_pri_event *ev,
 		GW_WARN("span %u: D-channel down", t->id);
 		break;
 	case TDM_PRI_SETUP:
+		/* A channel reserved for our own call, whose SETUP is being
+		 * prepared, is as taken as one in use: a call collision
+		 * (Q.931 s.5.7.2), which the network resolves on our
+		 * SETUP; its call here is refused (s.5.2.3.1). */
 		if (!ev->ts || ev->ts >= TDM_MAX_TS || t->calls[ev->ts] ||
-		    t->blocked[ev->ts]) {
+		    t->blocked[ev->ts] ||
+		    tdm_chan_state(tdm_span_chan(t->span, ev->ts)) ==
+		    TDM_CHAN_RESERVED) {
 			/* Q.850 44: requested circuit/channel not available */
 			t->calls_rejected++;
 			tdm_pri_hangup(pri, ev->call, ev->ts ? 44 : 34);

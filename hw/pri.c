@@ -59,9 +59,10 @@
  *
  * - The D-channel.  DCHAN_UP and DCHAN_DOWN are delivered on changes
  *   only.  While it is down, requests fail with ENOTCONN, except
- *   tdm_pri_hangup: it is held and sent when the link returns, unless
- *   libpri clears the call first (at once for calls not yet answered,
- *   after T309 for answered ones); either way RELEASE follows.
+ *   tdm_pri_hangup: it is held and sent once the link has been back for
+ *   LINK_SETTLE_MS, unless libpri clears the call first (at once for
+ *   calls not yet answered, after T309 for answered ones); either way
+ *   RELEASE follows.
  *
  * - Causes.  libpri's events carry the cause but not its location, so
  *   the cause IE of the frame being fed is read here as well.  An event
@@ -71,6 +72,8 @@
 
 /* Q.850 cause for calls that a RESTART or libpri took away unasked. */
 #define CAUSE_LOST	PRI_CAUSE_NORMAL_TEMPORARY_FAILURE
+#define LINK_SETTLE_MS	1200	/* held hangups wait this long after
+				 * the link is up (link_settled) */
 
 struct qev {
 	struct qev *next;
@@ -111,6 +114,7 @@ struct tdm_pri {
 	void *arg;
 	struct gw_tmr tmr;		/* libpri's next timer */
 	struct gw_tmr kick;		/* deliver what a request queued */
+	struct gw_tmr settle_tmr;	/* held hangups go when it fires */
 	bool up;			/* Q.921 link established */
 	unsigned in_lib;		/* inside a libpri call */
 	bool dispatching;
@@ -719,22 +723,44 @@ static void ev_cause(const struct tdm_pri *pri, int cause, int *causep,
 	}
 }
 
-static void on_dchan(struct tdm_pri *pri, bool up)
+/*
+ * The link has been up LINK_SETTLE_MS: the hangups held while it was
+ * down go out.  When both ends re-establish Q.921 at once,
+ * the far end's SABME may come up to T200 (1 s) after our link is up;
+ * that second establishment discards the I-frames sent in between
+ * (Q.921 s.5.5.1, 5.7.1), and Q.931 s.5.8.8 b) takes no action for a
+ * call being cleared, so a DISCONNECT lost there would only be repeated
+ * at T305 (30 s), its B-channel held meanwhile.
+ */
+static void settle(struct tdm_pri *pri);
+
+static void link_settled(void *arg)
 {
+	struct tdm_pri *pri = arg;
 	struct tdm_pri_call *call, *next;
 
-	if (pri->up == up)
-		return;
-	pri->up = up;
-	GW_INFO("span %u: D-channel %s", pri->conf.span, up ? "up" : "down");
-	emit(pri, ev_new(up ? TDM_PRI_DCHAN_UP : TDM_PRI_DCHAN_DOWN, NULL));
-	if (!up)
-		return;
+	gw_mem_ref(pri);
 	for (call = pri->calls; call; call = next) {
 		next = call->next;
 		if (call->hangup_pending && call->qc)
 			do_hangup(pri, call);
 	}
+	settle(pri);
+	gw_mem_deref(pri);
+}
+
+static void on_dchan(struct tdm_pri *pri, bool up)
+{
+	if (pri->up == up)
+		return;
+	pri->up = up;
+	GW_INFO("span %u: D-channel %s", pri->conf.span, up ? "up" : "down");
+	emit(pri, ev_new(up ? TDM_PRI_DCHAN_UP : TDM_PRI_DCHAN_DOWN, NULL));
+	if (up)
+		gw_tmr_start(&pri->settle_tmr, LINK_SETTLE_MS, link_settled,
+			     pri);
+	else
+		gw_tmr_cancel(&pri->settle_tmr);
 }
 
 static void on_ring(struct tdm_pri *pri, const pri_event_ring *r)
@@ -1129,6 +1155,7 @@ static void pri_destructor(void *data)
 
 	gw_tmr_cancel(&pri->tmr);
 	gw_tmr_cancel(&pri->kick);
+	gw_tmr_cancel(&pri->settle_tmr);
 	while ((q = evq_pop(pri))) {
 		call = q->ev.call;
 		if (call && q->ev.type == TDM_PRI_RELEASE)
@@ -1191,6 +1218,7 @@ int tdm_pri_alloc(struct tdm_pri **prip, const struct tdm_pri_conf *conf,
 	pri->intail = &pri->inq;
 	gw_tmr_init(&pri->tmr);
 	gw_tmr_init(&pri->kick);
+	gw_tmr_init(&pri->settle_tmr);
 
 	pri_set_message(lib_message);
 	pri_set_error(lib_error);
@@ -1481,7 +1509,8 @@ int tdm_pri_info(struct tdm_pri *pri, struct tdm_pri_call *call,
  * DISCONNECT.  Once per call: EALREADY after that.  The handle stays
  * valid until its TDM_PRI_RELEASE event, which is then its only one;
  * it arrives from the loop, never from within this call.  While the
- * D-channel is down the hangup is held until it returns.
+ * D-channel is down the hangup is held until it has been back for
+ * LINK_SETTLE_MS.
  */
 int tdm_pri_hangup(struct tdm_pri *pri, struct tdm_pri_call *call,
 		   int cause)
