@@ -632,6 +632,98 @@ drain_s = 20
 
 
 @tap.test
+def trunk_failover_on_503():
+    """A route to a trunk with a failover: the first trunk answers 503,
+    the call goes to the next one, which answers and hears the line."""
+    first = free_port("udp", 12400, 400)
+    second = free_port("udp", 12400, 400)
+    gw, sim = gateway(extra=f"""
+[trunk first]
+host = 127.0.0.1
+port = {first}
+failover = second
+
+[trunk second]
+host = 127.0.0.1
+port = {second}
+
+[route to-first]
+match = 800
+from = span:1,2
+target = trunk:first
+""")
+    peer = rtp.RtpPeer()
+    refuse = sipp(["-sf", os.path.join(SCEN, "gw_uas_503.xml"), "-p",
+                   str(first), "-m", "1"])
+    answer = sipp(["-sf", os.path.join(SCEN, "gw_uas.xml"), "-p",
+                   str(second), "-m", "1", "-key", "rtp_port",
+                   str(peer.port)])
+    time.sleep(0.5)
+    r = sim.cmd({"cmd": "call", "from": "5551234", "to": "8001",
+                 "span": 1, "then": "milliwatt", "call_length_s": 2})
+    check(r.get("ok"), r)
+    check(heard(peer, 1), "the second trunk hears nothing")
+    out, _ = refuse.communicate(timeout=30)
+    check(refuse.returncode == 0, "the first trunk was not tried",
+          out[-1500:])
+    out, _ = answer.communicate(timeout=30)
+    check(answer.returncode == 0, "the second trunk's call failed",
+          out[-1500:])
+    cdr = last_cdr(gw)
+    print(f"# CDR {cdr}")
+    check(cdr.get("disposition") == "ANSWERED" and
+          cdr.get("route") == "to-first", cdr)
+    wait_idle(gw, sim)
+
+
+@tap.test
+def pstn_call_to_a_registered_user():
+    """A route to user:alice: a phone registers as alice at junctiond's
+    registrar (from a trusted address: no challenge, but alice must be
+    a [user]), and a PSTN call reaches it at its registered Contact."""
+    sip_port = free_port("udp", 14000, 2000)
+    phone = free_port("udp", 12400, 400)
+    gw, sim = gateway(extra=f"""
+[sip]
+listen = udp:127.0.0.1:{sip_port}
+registrar = yes
+auth = yes
+trusted = 127.0.0.1
+
+[user alice]
+password = secret
+
+[route to-alice]
+match = 900
+from = span:1,2
+target = user:alice
+""")
+    gw.sip = sip_port
+    r = subprocess.run(["sipp", "-nostdin", "-timeout", "10s",
+                        "-timeout_error", "-i", "127.0.0.1", "-p",
+                        str(phone), "-m", "1", "-s", "alice", "-sf",
+                        os.path.join(SCEN, "register_plain.xml"),
+                        f"127.0.0.1:{sip_port}"], capture_output=True,
+                       text=True, timeout=30, cwd=tempfile.gettempdir())
+    check(r.returncode == 0, "alice did not register", r.stdout[-1500:])
+    peer = rtp.RtpPeer()
+    uas = sipp(["-sf", os.path.join(SCEN, "gw_uas.xml"), "-p", str(phone),
+                "-m", "1", "-key", "rtp_port", str(peer.port)])
+    time.sleep(0.5)
+    r = sim.cmd({"cmd": "call", "from": "5551234", "to": "9001",
+                 "span": 1, "then": "milliwatt", "call_length_s": 2})
+    check(r.get("ok"), r)
+    check(heard(peer, 1), "alice's phone hears nothing")
+    out, _ = uas.communicate(timeout=30)
+    check(uas.returncode == 0, "alice's phone got no call", out[-1500:])
+    cdr = last_cdr(gw)
+    print(f"# CDR {cdr}")
+    check(cdr.get("disposition") == "ANSWERED" and
+          cdr.get("route") == "to-alice", cdr)
+    wait_idle(gw, sim)
+
+
+@tap.test
 def originate_rings_the_pstn_then_sip():
     """Click to call: pstnsim's milliwatt line first, then the PBX; the
     PBX hears the tone once both answered."""
