@@ -511,10 +511,12 @@ static void call_maybe_done(struct call *c)
 	    c->mg_pending)
 		return;
 	c->subtracted = true;
+	/* Subtract = * (H.248.1 s.7.2.3): whatever the context still
+	 * holds.  A span that went out of service has lost its TDM
+	 * termination already (s.7.2.8), and naming it would fail the
+	 * command (435) before the RTP termination goes. */
 	if (!c->ctx || mg_send(c, subtracted, "Context = %" PRIu32 " { "
-			       "Subtract = tdm/%u/%u%s%s }", c->ctx, c->span,
-			       c->ts, c->rtp[0] ? ", Subtract = " : "",
-			       c->rtp))
+			       "Subtract = * }", c->ctx))
 		call_done(c);
 }
 
@@ -986,6 +988,7 @@ static void pri_setup(unsigned span, struct tdm_pri *pri,
 	c->span = span;
 	c->ts = ev->ts;
 	c->pc = ev->call;
+	gw_trunk_claim(span, ev->ts, ev->call);	/* call_done releases it */
 	tdm_pri_call_set_user(ev->call, c);
 	c->sip_cleared = true;		/* until there is an INVITE */
 	snprintf(c->to, sizeof(c->to), "%.39s", ev->called.digits);

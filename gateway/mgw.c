@@ -132,6 +132,13 @@ static int mgw_start(struct gw_daemon *d, const struct gw_conf *conf)
 	mc.ec_tail_ms = (unsigned)mg->ec_tail_ms;
 	mc.ec_off = !mg->echo_cancel;
 	mc.rtp_timeout_ms = (unsigned)mg->rtp_timeout_ms;
+	/* root/maxNumberOfContexts: a call is a context, so at least one
+	 * per timeslot of every span (the model's default, 1024, is 34
+	 * E1s' worth) */
+	for (i = 0; gw_conf_span(conf, i, NULL); i++)
+		;
+	mc.max_contexts = i * TDM_MAX_TS > 1024 ? (unsigned)i * TDM_MAX_TS :
+		1024;
 	err = mg_model_alloc(&model, &mc);
 	if (err)
 		return err;

@@ -28,6 +28,10 @@ struct trunk {
 	unsigned calls_rejected;
 	struct tdm_pri_call *calls[TDM_MAX_TS];
 	bool blocked[TDM_MAX_TS];	/* by the operator: no new calls */
+	/* Claimed by call control, which releases it once the call's MG
+	 * context is gone: a PRI RELEASE alone does not make it free, as
+	 * the termination may still be in that context. */
+	bool held[TDM_MAX_TS];
 };
 
 static struct {
@@ -95,9 +99,14 @@ static void forget_call(struct trunk *t, struct tdm_pri_call *call)
 {
 	unsigned ts;
 
-	for (ts = 0; ts < TDM_MAX_TS; ts++)
-		if (t->calls[ts] == call)
+	for (ts = 0; ts < TDM_MAX_TS; ts++) {
+		if (t->calls[ts] != call)
+			continue;
+		if (t->held[ts])
+			t->calls[ts] = NULL;	/* call control frees it */
+		else
 			chan_free(t, ts);
+	}
 }
 
 static void pri_event(struct tdm_pri *pri, const struct tdm_pri_event *ev,
@@ -136,7 +145,7 @@ static void pri_event(struct tdm_pri *pri, const struct tdm_pri_event *ev,
 		 * (Q.931 s.5.7.2), which the network resolves on our
 		 * SETUP; its call here is refused (s.5.2.3.1). */
 		if (!ev->ts || ev->ts >= TDM_MAX_TS || t->calls[ev->ts] ||
-		    t->blocked[ev->ts] ||
+		    t->held[ev->ts] || t->blocked[ev->ts] ||
 		    tdm_chan_state(tdm_span_chan(t->span, ev->ts)) ==
 		    TDM_CHAN_RESERVED) {
 			/* Q.850 44: requested circuit/channel not available */
@@ -435,8 +444,8 @@ static void cmd_block(struct gw_ctl_req *req, json_t *msg, void *arg)
 			continue;
 		n++;
 		t->blocked[ts] = on;
-		if (t->calls[ts] || tdm_chan_state(tdm_span_chan(t->span,
-								 ts)) ==
+		if (t->calls[ts] || t->held[ts] ||
+		    tdm_chan_state(tdm_span_chan(t->span, ts)) ==
 		    TDM_CHAN_RESERVED)
 			busy++;		/* drains */
 		else
@@ -582,7 +591,8 @@ bool gw_trunk_busy(unsigned id, unsigned ts)
 	struct tdm_chan *ch;
 
 	if (!t || !t->dchan_up || ts >= TDM_MAX_TS || t->calls[ts] ||
-	    t->blocked[ts] || !(ch = tdm_span_chan(t->span, ts)))
+	    t->held[ts] || t->blocked[ts] ||
+	    !(ch = tdm_span_chan(t->span, ts)))
 		return true;
 	return tdm_chan_state(ch) != TDM_CHAN_IDLE;
 }
@@ -597,14 +607,17 @@ void gw_trunk_claim(unsigned id, unsigned ts, struct tdm_pri_call *call)
 		return;
 	if (call)
 		t->calls[ts] = call;
+	t->held[ts] = true;
 	set_chan(t, ts, call ? TDM_CHAN_IN_USE : TDM_CHAN_RESERVED);
 }
 
+/** Call control is done with ts: its call and MG context are gone. */
 void gw_trunk_release(unsigned id, unsigned ts)
 {
 	struct trunk *t = trunk_find(id);
 
-	if (!t || ts >= TDM_MAX_TS)
+	if (!t || ts >= TDM_MAX_TS || !t->held[ts])
 		return;
+	t->held[ts] = false;
 	chan_free(t, ts);
 }

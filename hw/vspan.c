@@ -228,9 +228,18 @@ static void report_later(struct vspan *vs)
 static void los_timeout(void *arg)
 {
 	struct vspan *vs = arg;
+	struct pollfd pfd = {.fd = vs->bearer.fd, .events = POLLIN};
 
 	if (vs->rx_alarms & RED_ALARMS) {
 		/* The master says why nothing comes; look again later. */
+		gw_tmr_start(&vs->los_tmr, LOS_MS, los_timeout, vs);
+		return;
+	}
+	/* A frame waiting unread means this thread was late, not the line
+	 * quiet: the loop runs due timers after the events it collected
+	 * before it stalled, so a stalled worker gets here before it reads
+	 * what arrived meanwhile. */
+	if (pfd.fd >= 0 && poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN)) {
 		gw_tmr_start(&vs->los_tmr, LOS_MS, los_timeout, vs);
 		return;
 	}

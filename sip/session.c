@@ -747,7 +747,8 @@ static void send_bye(struct sip_session *s, const struct sip_reason *r)
 static void tmr_2xx(void *arg)
 {
 	struct sip_session *s = arg;
-	uint64_t t1 = s->ua->conf.t1_ms;
+	struct sip_ua *ua = s->ua;	/* s may be gone after sess_closed */
+	uint64_t t1 = ua->conf.t1_ms;
 
 	if (!s->resp_2xx)
 		return;
@@ -758,7 +759,7 @@ static void tmr_2xx(void *arg)
 		s->resp_2xx = NULL;
 		send_bye(s, NULL);
 		sess_closed(s, 408, NULL);
-		sip_tsx_run(s->ua);
+		sip_tsx_run(ua);
 		return;
 	}
 	if (s->src.tp == SIP_UDP)
