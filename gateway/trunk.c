@@ -140,14 +140,13 @@ static void pri_event(struct tdm_pri *pri, const struct tdm_pri_event *ev,
 		GW_WARN("span %u: D-channel down", t->id);
 		break;
 	case TDM_PRI_SETUP:
-		/* A channel reserved for our own call, whose SETUP is being
-		 * prepared, is as taken as one in use: a call collision
-		 * (Q.931 s.5.7.2), which the network resolves on our
-		 * SETUP; its call here is refused (s.5.2.3.1). */
+		/* A channel call control holds (in use, reserved for our
+		 * own call whose SETUP is being prepared, or still in an MG
+		 * context) is taken: a call collision (Q.931 s.5.7.2),
+		 * which the network resolves on our SETUP; its call here
+		 * is refused (s.5.2.3.1). */
 		if (!ev->ts || ev->ts >= TDM_MAX_TS || t->calls[ev->ts] ||
-		    t->held[ev->ts] || t->blocked[ev->ts] ||
-		    tdm_chan_state(tdm_span_chan(t->span, ev->ts)) ==
-		    TDM_CHAN_RESERVED) {
+		    t->held[ev->ts] || t->blocked[ev->ts]) {
 			/* Q.850 44: requested circuit/channel not available */
 			t->calls_rejected++;
 			tdm_pri_hangup(pri, ev->call, ev->ts ? 44 : 34);
