@@ -1122,29 +1122,38 @@ static void mg_remote(struct call *c, const char *sdp, const char *mode,
 /* The transfer's new leg (RFC 3515 blind transfer): the PSTN party's
  * media moves to it once it answers; the REFER's subscription hears how
  * it went (sipfrag NOTIFYs) and the old leg is ended. */
+/* The call's SIP leg is sess from now on, its media at sdp; the old leg
+ * is ended (cause 16), and what happened (what) is logged and pushed to
+ * the event stream. */
+static void take_leg(struct call *c, struct sip_session *sess,
+		     const char *sdp, const char *what)
+{
+	struct sip_reason rs = { .q850 = 16, .location = -1 };
+
+	mg_remote(c, sdp, "SendReceive", false);
+	sip_session_set_handler(c->sess, NULL, NULL);
+	sip_session_hangup(c->sess, 0, &rs);
+	c->sess = sess;
+	sip_session_set_handler(sess, on_sip, c);
+	snprintf(c->cdr.sip_call_id, sizeof(c->cdr.sip_call_id), "%s",
+		 sip_session_call_id(sess));
+	GW_INFO("%s: %s, now %s", c->id, what, c->cdr.sip_call_id);
+	event(c, what);
+}
+
 static void on_xfer(struct sip_session *sess,
 		    const struct sip_session_event *ev, void *arg)
 {
 	struct call *c = arg;
-	struct sip_reason rs = { .q850 = 16, .location = -1 };
 
-	(void)sess;
 	switch (ev->type) {
 	case SIP_SESS_ANSWERED:
 		if (!c->sess || c->state == CS_CLEARING)
 			break;
-		mg_remote(c, ev->media ? ev->media->sdp : NULL,
-			  "SendReceive", false);
 		sip_session_refer_notify(c->sess, 200);
-		sip_session_set_handler(c->sess, NULL, NULL);
-		sip_session_hangup(c->sess, 0, &rs);
-		c->sess = c->xfer;
 		c->xfer = NULL;
-		sip_session_set_handler(c->sess, on_sip, c);
-		snprintf(c->cdr.sip_call_id, sizeof(c->cdr.sip_call_id), "%s",
-			 sip_session_call_id(c->sess));
-		GW_INFO("%s: transferred", c->id);
-		event(c, "transferred");
+		take_leg(c, sess, ev->media ? ev->media->sdp : NULL,
+			 "transferred");
 		break;
 	case SIP_SESS_CLOSED:
 		/* the transfer failed: the call stays as it was */
@@ -1213,11 +1222,8 @@ static void transfer(struct call *c, const struct sip_session_event *ev)
 static void replace_leg(struct call *c, struct sip_session *sess,
 			const struct sip_incoming *in)
 {
-	struct sip_reason rs = { .q850 = 16, .location = -1 };
-	struct sip_session *old = c->sess;
-
-	if (!c->answered || c->state == CS_CLEARING || !old || !in->offer ||
-	    !in->offer->sdp) {
+	if (!c->answered || c->state == CS_CLEARING || !c->sess ||
+	    !in->offer || !in->offer->sdp) {
 		sip_session_reject(sess, 603, NULL, 0);	/* s.3: declined */
 		return;
 	}
@@ -1225,16 +1231,7 @@ static void replace_leg(struct call *c, struct sip_session *sess,
 		sip_session_reject(sess, 500, NULL, 0);
 		return;
 	}
-	mg_remote(c, in->offer->sdp, "SendReceive", false);
-	sip_session_set_handler(old, NULL, NULL);
-	sip_session_hangup(old, 0, &rs);
-	c->sess = sess;
-	sip_session_set_handler(sess, on_sip, c);
-	snprintf(c->cdr.sip_call_id, sizeof(c->cdr.sip_call_id), "%s",
-		 in->call_id ? in->call_id : "");
-	GW_INFO("%s: its SIP leg replaced by %s", c->id,
-		in->call_id ? in->call_id : "?");
-	event(c, "replaced");
+	take_leg(c, sess, in->offer->sdp, "replaced");
 }
 
 /*

@@ -1065,7 +1065,6 @@ static struct sip_session *replaced_session(struct sip_ua *ua,
 	cid[n] = '\0';
 	*statusp = 481;
 	for (s = ua->sessions; s; s = s->next) {
-
 		if (!s->dlg || s->state == SESS_CLOSED || s->hangup_pending ||
 		    strcmp(s->dlg->call_id, cid) ||
 		    strcmp(s->dlg->local_tag, to_tag) ||

@@ -151,8 +151,8 @@ class Gateway:
 
     def private_ports(self, text):
         """Give the gateway ports of its own (tests run side by side):
-        SIP listeners, the H.248 pair and an RTP range, unless the
-        config sets them."""
+        SIP listeners, the H.248 pair and an RTP range; and the
+        source tree's cause table; each unless the config sets it."""
         if not hasattr(self, "ports"):
             self.ports = {k: free_port("udp", 14000, 2000)
                           for k in ("sip", "megaco", "mgc")}
@@ -172,9 +172,11 @@ class Gateway:
                 line + "\n" for line in mg), 1)
         else:
             text += "\n[mg]\n" + "".join(line + "\n" for line in mg)
+        causes = f"causes = {os.path.join(SRC, 'etc', 'causes.csv')}\n"
         if "[calls]" not in text:
-            text += (f"\n[calls]\ncauses = "
-                     f"{os.path.join(SRC, 'etc', 'causes.csv')}\n")
+            text += "\n[calls]\n" + causes
+        elif "causes =" not in text:
+            text = text.replace("[calls]\n", "[calls]\n" + causes, 1)
         if "[sip]" not in text:
             text += (f"\n[sip]\nlisten = udp:127.0.0.1:{p['sip']}, "
                      f"tcp:127.0.0.1:{p['sip']}\n")

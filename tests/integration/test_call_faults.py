@@ -18,7 +18,7 @@ from harness import (DEFAULT_CONF, SIM_CONF, SPANS_CONF, Gateway,  # noqa: E402
                      Pstnsim, SRC, Tap, check, free_port, on_exit, wait_for)
 import rtp  # noqa: E402
 # the call helpers of the successful-call tests (importing runs none)
-from test_calls import learn_remote, sipp, sipp_call  # noqa: E402
+from test_calls import learn_remote, pbx, sipp, sipp_call  # noqa: E402
 
 tap = Tap()
 SCEN = os.path.join(SRC, "tests", "integration", "sipp")
@@ -423,9 +423,7 @@ def glare_gateway():
     from the PSTN."""
     gw, sim = gateway(spans="1", hunt="descending")
     gw.pbx_peer = rtp.RtpPeer()
-    gw.uas = sipp(["-sf", os.path.join(SCEN, "gw_uas.xml"), "-p",
-                   str(gw.pbx), "-m", "1", "-key", "rtp_port",
-                   str(gw.pbx_peer.port)])
+    gw.uas = pbx(gw.pbx, gw.pbx_peer.port)
     time.sleep(0.3)
     return gw, sim
 

@@ -90,6 +90,13 @@ def sipp_call(gw, scenario, number, *extra, timeout=40):
     return p.returncode, out
 
 
+def pbx(port, rtp_port=9, calls=1, scenario="gw_uas.xml"):
+    """A SIPp UAS on port, as a PBX or SIP trunk behind the gateway:
+    answers calls calls with its media at rtp_port (see the scenario)."""
+    return sipp(["-sf", os.path.join(SCEN, scenario), "-p", str(port),
+                 "-m", str(calls), "-key", "rtp_port", str(rtp_port)])
+
+
 REJECT = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
 <scenario name="gateway call refused">
@@ -213,9 +220,7 @@ def sip_to_pstn_call_carries_milliwatt():
 def pstn_to_sip_call_carries_milliwatt():
     gw, sim = gateway()
     peer = rtp.RtpPeer()
-    uas = sipp(["-sf", os.path.join(SCEN, "gw_uas.xml"), "-p",
-                str(gw.pbx), "-m", "1", "-key", "rtp_port",
-                str(peer.port)])
+    uas = pbx(gw.pbx, peer.port)
     time.sleep(0.5)
     r = sim.cmd({"cmd": "call", "from": "5551234", "to": "7001",
                  "span": 1, "then": "milliwatt", "call_length_s": 4})
@@ -279,9 +284,8 @@ def local_ringback_toward_the_sip_caller():
     information (5000 never answers), so the SIP caller gets 183 with SDP
     and hears the MG's ringback (ITU: 425 Hz, 1 s on, 4 s off); CANCEL
     then ends it with 487."""
-    gw, sim = gateway(extra=f"""
+    gw, sim = gateway(extra="""
 [calls]
-causes = {os.path.join(SRC, 'etc', 'causes.csv')}
 local_ringback = yes
 """)
     peer = rtp.RtpPeer()
@@ -437,10 +441,8 @@ def transfer(attended):
     if attended:
         target += ("?Replaces=xfer-dialog%40pbx%3Bto-tag%3Dpbx-1"
                    "%3Bfrom-tag%3Da-1")
-    uas = sipp(["-sf", os.path.join(SCEN, "gw_uas_replaces.xml" if attended
-                                    else "gw_uas.xml"),
-                "-p", str(gw.pbx), "-m", "1", "-key", "rtp_port",
-                str(pbx_peer.port)])
+    uas = pbx(gw.pbx, pbx_peer.port, scenario="gw_uas_replaces.xml"
+              if attended else "gw_uas.xml")
     rc, out = sipp_call(gw, "gw_refer.xml", "2000", "-key", "rtp_port",
                         str(peer.port), "-key", "refer_target", target)
     check(rc == 0, "REFER did not end in NOTIFY 200 and BYE", out[-1500:])
@@ -520,8 +522,8 @@ def replacing_invite_takes_over_the_sip_leg():
 def overlap_receiving_until_the_number_is_complete():
     """PRI SETUPs without the whole number on a span with overlap (Q.931
     s.5.1.3): the rest in INFO digits until the dial plan's length for
-    the route (700xxxx: 7 digits), a '#', or T302 running out; each call
-    reaches the PBX with its whole number."""
+    the route (7 digits for numbers starting 700), a '#', or T302
+    running out; each call reaches the PBX with its whole number."""
     gw, sim = gateway(span_extra="overlap = yes\n", extra="""
 [route seven-digits]
 match = 700
@@ -529,8 +531,7 @@ digits = 7
 from = span:1,2
 target = trunk:pbx
 """)
-    uas = sipp(["-sf", os.path.join(SCEN, "gw_uas.xml"), "-p",
-                str(gw.pbx), "-m", "3", "-key", "rtp_port", "9"])
+    uas = pbx(gw.pbx, calls=3)
     time.sleep(0.5)
     t0 = time.monotonic()
     for to, n, hash_ in (("7001234", 3, False), ("6001234", 2, True),
@@ -567,9 +568,8 @@ def hold_plays_the_configured_tone_to_the_line():
     [calls] hold = cg/dt: the line hears that tone of the MG's plan (ITU
     dial tone, 425 Hz: continuous, so that pstnsim's one-second analysis
     measures it) while held, and the call goes on after resume."""
-    gw, sim = gateway(extra=f"""
+    gw, sim = gateway(extra="""
 [calls]
-causes = {os.path.join(SRC, 'etc', 'causes.csv')}
 hold = cg/dt
 """)
     p = sipp([f"127.0.0.1:{gw.sip}", "-sf",
@@ -598,9 +598,8 @@ def shutdown_drains_calls():
     own end, a new one is refused (503, cause 41) meanwhile, and
     junctiond then stops at once, well before the limit, the call's
     record complete."""
-    gw, sim = gateway(extra=f"""
+    gw, sim = gateway(extra="""
 [calls]
-causes = {os.path.join(SRC, 'etc', 'causes.csv')}
 drain_s = 20
 """)
     peer = rtp.RtpPeer()
@@ -655,9 +654,7 @@ target = trunk:first
     peer = rtp.RtpPeer()
     refuse = sipp(["-sf", os.path.join(SCEN, "gw_uas_503.xml"), "-p",
                    str(first), "-m", "1"])
-    answer = sipp(["-sf", os.path.join(SCEN, "gw_uas.xml"), "-p",
-                   str(second), "-m", "1", "-key", "rtp_port",
-                   str(peer.port)])
+    answer = pbx(second, peer.port)
     time.sleep(0.5)
     r = sim.cmd({"cmd": "call", "from": "5551234", "to": "8001",
                  "span": 1, "then": "milliwatt", "call_length_s": 2})
@@ -707,8 +704,7 @@ target = user:alice
                        text=True, timeout=30, cwd=tempfile.gettempdir())
     check(r.returncode == 0, "alice did not register", r.stdout[-1500:])
     peer = rtp.RtpPeer()
-    uas = sipp(["-sf", os.path.join(SCEN, "gw_uas.xml"), "-p", str(phone),
-                "-m", "1", "-key", "rtp_port", str(peer.port)])
+    uas = pbx(phone, peer.port)
     time.sleep(0.5)
     r = sim.cmd({"cmd": "call", "from": "5551234", "to": "9001",
                  "span": 1, "then": "milliwatt", "call_length_s": 2})
@@ -729,9 +725,7 @@ def originate_rings_the_pstn_then_sip():
     PBX hears the tone once both answered."""
     gw, sim = gateway()
     pbx_peer = rtp.RtpPeer()
-    uas = sipp(["-sf", os.path.join(SCEN, "gw_uas.xml"), "-p",
-                str(gw.pbx), "-m", "1", "-key", "rtp_port",
-                str(pbx_peer.port)])
+    uas = pbx(gw.pbx, pbx_peer.port)
     time.sleep(0.5)
     r = gw.ctl_json("originate", "pstn=2000",
                     f"sip=sip:7001@127.0.0.1:{gw.pbx}", "from=5551000")
