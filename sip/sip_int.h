@@ -113,7 +113,11 @@ typedef void (sip_tsx_resp_h)(struct sip_tsx *tsx, int status,
 			      osip_message_t *msg, void *arg);
 
 struct sip_tsx {
-	struct sip_tsx *next;		/* ua->tsxs */
+	struct sip_tsx *next;		/* its bucket of ua->tsx_tab */
+	struct sip_tsx *run_next;	/* ua->runq (referenced) */
+	struct sip_tsx *dead_next;	/* ua->deadq */
+	uint32_t hash;			/* of its Call-ID: its bucket */
+	struct gw_tmr tmr;		/* its next s.17 timer (tsx.c) */
 	struct sip_ua *ua;		/* borrowed */
 	osip_transaction_t *tr;		/* NULL once freed */
 	osip_fsm_type_t type;
@@ -128,6 +132,7 @@ struct sip_tsx {
 	struct sip_tsx_fo *fo;		/* a request to a name (tsx.c) */
 	bool killed;
 	bool final_sent;		/* server */
+	bool run_queued, dead_queued;
 };
 
 /* Called for every new request outside an existing transaction (tsx is
@@ -140,8 +145,8 @@ void sip_tsx_recv(struct sip_ua *ua, const struct sip_src *src,
  * from its raw header lines when they allow it, else drop it. */
 void sip_tsx_recv_bad(struct sip_ua *ua, const struct sip_src *src,
 		      const char *buf, size_t len, unsigned status);
-/* Drive libosip2: execute everything pending, deliver queued events,
- * free finished transactions, re-arm the one timer. */
+/* Drive libosip2: execute the events given to transactions, deliver
+ * what they report, free those that ended, arm their timers. */
 void sip_tsx_run(struct sip_ua *ua);
 /* conn, which we opened, failed before the peer said anything (connect
  * refused, TLS handshake failed, closed): fail the client transactions
@@ -253,10 +258,16 @@ struct sip_ua {
 	struct sip_acl *acl;
 	size_t n_acl;
 	osip_t *osip;
-	struct gw_tmr tmr;		/* libosip2's timers */
+	struct gw_tmr tmr;		/* what 32 rounds left (tsx.c) */
 	struct sip_lsnr *lsnrs;
 	struct sip_conn *conns;
-	struct sip_tsx *tsxs;		/* every live transaction */
+	/* Every live transaction, in buckets by Call-ID (tsx.c); the
+	 * transactions with events to run, server ones first; those
+	 * that may have ended. */
+	struct sip_tsx **tsx_tab;
+	size_t tsx_buckets, n_tsx;
+	struct sip_tsx *runq[2], *runq_tail[2];
+	struct sip_tsx *deadq;
 	struct sip_session *sessions;
 	struct sip_dns *dns;		/* RFC 3263 resolver (dns.c) */
 	struct sip_registrar *registrar;	/* NULL: REGISTER gets 405 */
@@ -275,6 +286,7 @@ struct sip_ua {
 	unsigned peer_unit_ms;		/* ms per keepalive interval
 					 * second: 1000; tests shorten it */
 	bool running;			/* in sip_tsx_run */
+	unsigned in_request;		/* in a request's handler (tsx.c) */
 	bool closing;
 	struct {
 		uint64_t rx_msgs, tx_msgs, rx_bad, rx_dropped;

@@ -22,9 +22,17 @@
  * run, so a handler may create transactions, send responses or drop its
  * session without touching libosip2 while it iterates.  Dead
  * transactions are freed after that (never in the kill callback: the
- * state machine still reads the transaction when it returns).  One
- * gw_tmr, re-armed from osip_timers_gettimeout after each run, drives
- * the retransmission and timeout timers.
+ * state machine still reads the transaction when it returns).
+ *
+ * libosip2 keeps its transactions in four lists that it walks for every
+ * lookup, every execute pass and every timer pass, and appends to by
+ * walking them: with thousands alive (over UDP a BYE's server
+ * transaction lives Timer J, 64*T1) that is more work per message than
+ * the message.  So we use its state machines only: a transaction leaves
+ * libosip2's list as soon as it is made (the lists stay empty), we index
+ * it by Call-ID, run only the transactions given an event, and each
+ * transaction has its own gw_tmr on the earliest of its s.17 timers,
+ * read from its libosip2 context (start time; tv_sec -1: not running).
  *
  * New requests are checked here in the order of s.8.2: version (505),
  * mandatory headers and scalars (400), method (405/501), Request-URI
@@ -362,6 +370,119 @@ static int osip_send_cb(osip_transaction_t *tr, osip_message_t *msg,
 }
 
 /* ------------------------------------------------------------------ */
+/* The index of transactions                                          */
+/* ------------------------------------------------------------------ */
+
+/* Buckets by Call-ID.  A transaction moved to another target keeps its
+ * request's Call-ID, hence its bucket. */
+#define TSX_BUCKETS_MIN 1024u
+
+static uint32_t callid_hash(const osip_call_id_t *cid)
+{
+	const unsigned char *p;
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	if (!cid || !cid->number)
+		return 0;
+	for (p = (const unsigned char *)cid->number; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h;
+}
+
+static struct sip_tsx **bucket(const struct sip_ua *ua, uint32_t hash)
+{
+	return &ua->tsx_tab[hash & (ua->tsx_buckets - 1)];
+}
+
+/* Twice the buckets once there are twice as many transactions. */
+static void tab_grow(struct sip_ua *ua)
+{
+	size_t nb = ua->tsx_buckets * 2;
+	struct sip_tsx **tab = calloc(nb, sizeof(*tab)), *t;
+	size_t i;
+
+	if (!tab)
+		return;			/* longer chains, still correct */
+	for (i = 0; i < ua->tsx_buckets; i++)
+		while ((t = ua->tsx_tab[i])) {
+			ua->tsx_tab[i] = t->next;
+			t->next = tab[t->hash & (nb - 1)];
+			tab[t->hash & (nb - 1)] = t;
+		}
+	free(ua->tsx_tab);
+	ua->tsx_tab = tab;
+	ua->tsx_buckets = nb;
+}
+
+/* Index tsx under req's Call-ID; the index holds a reference. */
+static void tsx_insert(struct sip_tsx *tsx, const osip_message_t *req)
+{
+	struct sip_ua *ua = tsx->ua;
+	struct sip_tsx **b;
+
+	if (ua->n_tsx >= ua->tsx_buckets * 2)
+		tab_grow(ua);
+	tsx->hash = callid_hash(req ? req->call_id : NULL);
+	b = bucket(ua, tsx->hash);
+	tsx->next = *b;
+	*b = tsx;
+	ua->n_tsx++;
+}
+
+static void tsx_unlink(struct sip_tsx *tsx)
+{
+	struct sip_tsx **pp = bucket(tsx->ua, tsx->hash);
+
+	for (; *pp; pp = &(*pp)->next)
+		if (*pp == tsx) {
+			*pp = tsx->next;
+			tsx->next = NULL;
+			tsx->ua->n_tsx--;
+			return;
+		}
+}
+
+static void tsx_arm(struct sip_tsx *tsx);
+
+/* tsx's transaction has an event in its FIFO (tsx_post) or a timer due:
+ * run it (sip_tsx_run). */
+static void tsx_queue(struct sip_tsx *tsx)
+{
+	struct sip_ua *ua = tsx->ua;
+	int q = tsx->type == IST || tsx->type == NIST ? 0 : 1;
+
+	if (tsx->run_queued)
+		return;
+	tsx->run_queued = true;
+	gw_mem_ref(tsx);
+	if (ua->runq_tail[q])
+		ua->runq_tail[q]->run_next = tsx;
+	else
+		ua->runq[q] = tsx;
+	ua->runq_tail[q] = tsx;
+}
+
+static void tsx_post(struct sip_tsx *tsx, osip_event_t *ev)
+{
+	ev->transactionid = tsx->tr->transactionid;
+	osip_transaction_add_event(tsx->tr, ev);
+	tsx_queue(tsx);
+}
+
+/* tsx has ended: freed at the end of sip_tsx_run (unless a new target
+ * revives it first, fo_try_next). */
+static void tsx_end(struct sip_tsx *tsx)
+{
+	tsx->killed = true;
+	gw_tmr_cancel(&tsx->tmr);
+	if (tsx->dead_queued)
+		return;
+	tsx->dead_queued = true;
+	tsx->dead_next = tsx->ua->deadq;
+	tsx->ua->deadq = tsx;
+}
+
+/* ------------------------------------------------------------------ */
 /* libosip2 callbacks: queue only                                     */
 /* ------------------------------------------------------------------ */
 
@@ -413,7 +534,7 @@ static void cb_kill(int type, osip_transaction_t *tr)
 
 	(void)type;
 	if (tsx)
-		tsx->killed = true;	/* freed by sip_tsx_run */
+		tsx_end(tsx);		/* freed by sip_tsx_run */
 }
 
 static void cb_transport_error(int type, osip_transaction_t *tr, int error)
@@ -425,7 +546,7 @@ static void cb_transport_error(int type, osip_transaction_t *tr, int error)
 	if (tsx && (tsx->type == ICT || tsx->type == NICT))
 		queue_ev(tsx, 503, NULL);
 	if (tsx)
-		tsx->killed = true;
+		tsx_end(tsx);
 }
 
 /** See sip_int.h (queues only; the caller runs sip_tsx_run).  Only
@@ -434,16 +555,20 @@ static void cb_transport_error(int type, osip_transaction_t *tr, int error)
 void sip_tsx_conn_failed(struct sip_ua *ua, struct sip_conn *conn)
 {
 	struct sip_tsx *tsx;
+	size_t i;
 
-	for (tsx = ua->tsxs; tsx; tsx = tsx->next) {
-		if (tsx->conn != conn || tsx->killed || !tsx->tr)
-			continue;
-		if (!(tsx->type == ICT && tsx->tr->state == ICT_CALLING) &&
-		    !(tsx->type == NICT && tsx->tr->state == NICT_TRYING))
-			continue;
-		queue_ev(tsx, 503, NULL);	/* as cb_transport_error */
-		tsx->killed = true;
-	}
+	for (i = 0; i < ua->tsx_buckets; i++)
+		for (tsx = ua->tsx_tab[i]; tsx; tsx = tsx->next) {
+			if (tsx->conn != conn || tsx->killed || !tsx->tr)
+				continue;
+			if (!(tsx->type == ICT &&
+			      tsx->tr->state == ICT_CALLING) &&
+			    !(tsx->type == NICT &&
+			      tsx->tr->state == NICT_TRYING))
+				continue;
+			queue_ev(tsx, 503, NULL);  /* as cb_transport_error */
+			tsx_end(tsx);
+		}
 }
 
 static void trace_cb(const char *fi, int li, osip_trace_level_t level,
@@ -467,6 +592,7 @@ static void tsx_destroy(void *data)
 {
 	struct sip_tsx *tsx = data;
 
+	gw_tmr_cancel(&tsx->tmr);
 	fo_free(tsx->fo);
 	gw_mem_deref(tsx->conn);
 	gw_mem_deref(tsx->totag);
@@ -482,6 +608,7 @@ static struct sip_tsx *tsx_new(struct sip_ua *ua, osip_fsm_type_t type,
 
 	if (!tsx)
 		return NULL;
+	gw_tmr_init(&tsx->tmr);
 	tsx->ua = ua;
 	tsx->type = type;
 	tsx->tp = tp;
@@ -490,15 +617,20 @@ static struct sip_tsx *tsx_new(struct sip_ua *ua, osip_fsm_type_t type,
 	return tsx;
 }
 
-static void tsx_link(struct sip_tsx *tsx, osip_transaction_t *tr)
+/* Make tr, new from libosip2, tsx's. */
+static void tsx_adopt(struct sip_tsx *tsx, osip_transaction_t *tr)
 {
-	struct sip_ua *ua = tsx->ua;
-
+	osip_remove_transaction(tsx->ua->osip, tr);	/* see the top */
 	tsx->tr = tr;
 	osip_transaction_set_reserved1(tr, tsx);
-	tsx->next = ua->tsxs;
-	ua->tsxs = tsx;			/* the list's reference */
-	ua->stats.tsx_created++;
+	tsx->ua->stats.tsx_created++;
+}
+
+static void tsx_link(struct sip_tsx *tsx, osip_transaction_t *tr,
+		     const osip_message_t *req)
+{
+	tsx_insert(tsx, req);
+	tsx_adopt(tsx, tr);
 }
 
 /** Stop delivering responses of tsx to its owner. */
@@ -586,10 +718,9 @@ int sip_tsx_request(struct sip_tsx **tsxp, struct sip_ua *ua,
 	tsx_timers(tr, ua->conf.t1_ms);
 	tsx->resph = resph;
 	tsx->arg = arg;
-	tsx_link(tsx, tr);
+	tsx_link(tsx, tr, req);
 	ev = osip_new_outgoing_sipmessage(req);
-	ev->transactionid = tr->transactionid;
-	osip_transaction_add_event(tr, ev);
+	tsx_post(tsx, ev);
 	if (tsxp)
 		*tsxp = gw_mem_ref(tsx);
 	return 0;
@@ -734,18 +865,15 @@ static int fo_try_next(struct sip_tsx *tsx)
 		tsx->tp = t->transport;
 		tsx->dst = dst;
 		tsx->conn = gw_mem_deref(tsx->conn);	/* the old target's */
-		tsx->tr = tr;
+		tsx_adopt(tsx, tr);
 		tsx->killed = false;
 		fo->moved = true;
-		osip_transaction_set_reserved1(tr, tsx);
-		ua->stats.tsx_created++;
 		sip_addr_print(&dst, pa, sizeof(pa));
 		GW_DBG("%s to %s %s (target %zu of %zu)",
 		       m->sip_method, sip_transport_name(t->transport), pa,
 		       fo->next, fo->n);
 		ev = osip_new_outgoing_sipmessage(m);
-		ev->transactionid = tr->transactionid;
-		osip_transaction_add_event(tr, ev);
+		tsx_post(tsx, ev);
 		return 0;
 	}
 	return ENOENT;
@@ -776,7 +904,7 @@ static void fo_resolved(int err, const struct sip_dns_target *t, size_t n,
 		 * request its owner gave up before it left: 487. */
 		queue_ev(tsx, err == ECANCELED ? 487 : err == ENOENT ? 404 :
 			 503, NULL);
-		tsx->killed = true;
+		tsx_end(tsx);
 	}
 	sip_tsx_run(ua);
 }
@@ -820,8 +948,7 @@ int sip_tsx_request_uri(struct sip_tsx **tsxp, struct sip_ua *ua,
 	}
 	tsx->resph = resph;
 	tsx->arg = arg;
-	tsx->next = ua->tsxs;		/* the list's reference */
-	ua->tsxs = tsx;
+	tsx_insert(tsx, req);		/* the index's reference */
 	if (tsxp)
 		*tsxp = gw_mem_ref(tsx);
 	return 0;
@@ -877,15 +1004,18 @@ static bool fo_failover(struct sip_tsx *tsx, int status,
 	if (!old)
 		return false;
 	old->tr = tsx->tr;
-	old->killed = tsx->killed;
 	osip_transaction_set_reserved1(old->tr, old);
-	old->next = ua->tsxs;
-	ua->tsxs = old;
+	tsx_insert(old, fo->req);
+	if (tsx->killed)
+		tsx_end(old);
+	else
+		tsx_arm(old);
 	tsx->tr = NULL;
+	gw_tmr_cancel(&tsx->tmr);
 	GW_INFO("%s: %d from %s, trying the next target (RFC 3263 s.4.3)",
 		fo->req->sip_method, status, sip_transport_name(tsx->tp));
 	if (fo_try_next(tsx)) {
-		tsx->killed = true;
+		tsx_end(tsx);
 		return false;
 	}
 	return true;
@@ -1017,8 +1147,6 @@ static void accepted_free(struct sip_ua *ua)
 /** Send resp (consumed) in server transaction tsx. */
 int sip_tsx_respond_msg(struct sip_tsx *tsx, osip_message_t *resp)
 {
-	osip_event_t *ev;
-
 	if (tsx->ua->user_agent && *tsx->ua->user_agent &&
 	    !sip_msg_header(resp, "server"))
 		osip_message_set_header(resp, "Server", tsx->ua->user_agent);
@@ -1030,9 +1158,7 @@ int sip_tsx_respond_msg(struct sip_tsx *tsx, osip_message_t *resp)
 		tsx->final_sent = true;
 	if (tsx->type == IST && MSG_IS_STATUS_2XX(resp))
 		accepted_add(tsx->ua, tsx->tr->orig_request);
-	ev = osip_new_outgoing_sipmessage(resp);
-	ev->transactionid = tsx->tr->transactionid;
-	osip_transaction_add_event(tsx->tr, ev);
+	tsx_post(tsx, osip_new_outgoing_sipmessage(resp));
 	return 0;
 }
 
@@ -1058,56 +1184,195 @@ int sip_tsx_respond(struct sip_tsx *tsx, const osip_message_t *req,
 	return sip_tsx_respond_msg(tsx, resp);
 }
 
-static void tsx_free_dead(struct sip_ua *ua, bool all)
+static void tsx_free(struct sip_tsx *tsx)
 {
-	struct sip_tsx **pp = &ua->tsxs, *tsx;
-
-	while ((tsx = *pp)) {
-		if (!tsx->killed && !all) {
-			pp = &tsx->next;
-			continue;
-		}
-		*pp = tsx->next;
-		tsx->next = NULL;
-		if (tsx->tr) {
-			osip_transaction_set_reserved1(tsx->tr, NULL);
-			osip_transaction_free(tsx->tr);
-			tsx->tr = NULL;
-		}
-		tsx->killed = true;
-		gw_mem_deref(tsx);
+	gw_tmr_cancel(&tsx->tmr);
+	if (tsx->tr) {
+		osip_transaction_set_reserved1(tsx->tr, NULL);
+		osip_transaction_free2(tsx->tr);	/* in no list */
+		tsx->tr = NULL;
 	}
+	tsx->killed = true;
+	gw_mem_deref(tsx);		/* the index's reference */
 }
 
-static void tmr_expired(void *arg)
+/* Free the transactions that ended (all: every one, at close). */
+static void tsx_free_dead(struct sip_ua *ua, bool all)
+{
+	struct sip_tsx *tsx;
+	size_t i;
+
+	if (ua->in_request && !all)
+		return;			/* the next run will */
+	while ((tsx = ua->deadq)) {
+		ua->deadq = tsx->dead_next;
+		tsx->dead_next = NULL;
+		tsx->dead_queued = false;
+		if (tsx->killed && !all) {
+			tsx_unlink(tsx);
+			tsx_free(tsx);
+		}
+	}
+	if (!all)
+		return;
+	for (i = 0; i < ua->tsx_buckets; i++)
+		while ((tsx = ua->tsx_tab[i])) {
+			ua->tsx_tab[i] = tsx->next;
+			tsx->next = NULL;
+			tsx_free(tsx);
+		}
+	ua->n_tsx = 0;
+}
+
+/*
+ * The s.17 timers running in tr's state, as libosip2's timer passes read
+ * them, in the order they check them (the one that ends the transaction
+ * first).  On a reliable transport D, I, J and K are zero (s.17.1.1.2,
+ * s.17.2.1, s.17.2.2, s.17.1.2.2): the transaction ends as soon as it
+ * enters their state.
+ */
+static size_t timers_running(const osip_transaction_t *tr,
+			     const struct timeval *at[2], type_t type[2])
+{
+	size_t n = 0;
+
+#define TMR(cond, ctx, field, t) \
+	if ((cond) && tr->ctx && tr->ctx->field.tv_sec != -1) { \
+		at[n] = &tr->ctx->field; \
+		type[n++] = (t); \
+	}
+	switch (tr->ctx_type) {
+	case ICT:
+		TMR(tr->state == ICT_CALLING, ict_context, timer_b_start,
+		    TIMEOUT_B);
+		TMR(tr->state == ICT_CALLING, ict_context, timer_a_start,
+		    TIMEOUT_A);
+		TMR(tr->state == ICT_COMPLETED, ict_context, timer_d_start,
+		    TIMEOUT_D);
+		break;
+	case IST:
+		TMR(tr->state == IST_CONFIRMED, ist_context, timer_i_start,
+		    TIMEOUT_I);
+		TMR(tr->state == IST_COMPLETED, ist_context, timer_h_start,
+		    TIMEOUT_H);
+		TMR(tr->state == IST_COMPLETED, ist_context, timer_g_start,
+		    TIMEOUT_G);
+		break;
+	case NICT:
+		TMR(tr->state == NICT_COMPLETED, nict_context, timer_k_start,
+		    TIMEOUT_K);
+		TMR(tr->state == NICT_TRYING || tr->state == NICT_PROCEEDING,
+		    nict_context, timer_f_start, TIMEOUT_F);
+		TMR(tr->state == NICT_TRYING || tr->state == NICT_PROCEEDING,
+		    nict_context, timer_e_start, TIMEOUT_E);
+		break;
+	case NIST:
+		TMR(tr->state == NIST_COMPLETED, nist_context, timer_j_start,
+		    TIMEOUT_J);
+		break;
+	}
+#undef TMR
+	return n;
+}
+
+/* The event of tr's first timer that is due, or NULL and *msp the time
+ * to the next one (UINT64_MAX: none). */
+static osip_event_t *timer_due(const osip_transaction_t *tr, uint64_t *msp)
+{
+	const struct timeval *at[2];
+	struct timeval now;
+	osip_event_t *ev;
+	type_t type[2];
+	size_t i, n = timers_running(tr, at, type);
+	int64_t us, min = INT64_MAX;
+
+	*msp = UINT64_MAX;
+	if (!n)
+		return NULL;
+	osip_gettimeofday(&now, NULL);
+	for (i = 0; i < n; i++) {
+		us = ((int64_t)at[i]->tv_sec - now.tv_sec) * 1000000 +
+			(at[i]->tv_usec - now.tv_usec);
+		if (us <= 0) {
+			ev = osip_malloc(sizeof(*ev));
+			if (!ev)
+				break;
+			memset(ev, 0, sizeof(*ev));
+			ev->type = type[i];
+			ev->transactionid = tr->transactionid;
+			return ev;
+		}
+		if (us < min)
+			min = us;
+	}
+	*msp = min == INT64_MAX ? 1 : (uint64_t)(min + 999) / 1000;
+	return NULL;
+}
+
+static void tsx_tmr_expired(void *arg)
+{
+	struct sip_tsx *tsx = arg;
+
+	tsx_queue(tsx);
+	sip_tsx_run(tsx->ua);
+}
+
+/* Run what is due of tsx's timers and arm its gw_tmr on the next. */
+static void tsx_arm(struct sip_tsx *tsx)
+{
+	osip_event_t *ev;
+	uint64_t ms;
+
+	while (tsx->tr && !tsx->killed &&
+	       (ev = timer_due(tsx->tr, &ms)) != NULL)
+		osip_transaction_execute(tsx->tr, ev);
+	if (!tsx->tr || tsx->killed || ms == UINT64_MAX)
+		gw_tmr_cancel(&tsx->tmr);
+	else
+		gw_tmr_start(&tsx->tmr, ms, tsx_tmr_expired, tsx);
+}
+
+/* Run the events queued for each transaction (tsx_post), the server
+ * transactions' first: a response goes out before a request the same
+ * handler started (202, then NOTIFY). */
+static void run_queued(struct sip_ua *ua)
+{
+	osip_event_t *se;
+	struct sip_tsx *tsx;
+	int q;
+
+	for (q = 0; q < 2; q++)
+		while ((tsx = ua->runq[q])) {
+			ua->runq[q] = tsx->run_next;
+			if (!ua->runq[q])
+				ua->runq_tail[q] = NULL;
+			tsx->run_next = NULL;
+			tsx->run_queued = false;
+			while (tsx->tr && (se = osip_fifo_tryget(
+						   tsx->tr->transactionff)))
+				osip_transaction_execute(tsx->tr, se);
+			tsx_arm(tsx);
+			gw_mem_deref(tsx);
+		}
+}
+
+static void run_later(void *arg)
 {
 	sip_tsx_run(arg);
 }
 
-/** Run libosip2 until it is quiet, deliver, clean up, re-arm. */
+/** Run what the last message, request or timer queued, deliver what the
+ * transactions report, free those that ended. */
 void sip_tsx_run(struct sip_ua *ua)
 {
-	osip_t *o = ua->osip;
 	struct sip_tsx_ev *ev;
-	struct timeval tv;
-	uint64_t ms;
 	int round;
 
-	if (ua->running || !o)
+	if (ua->running || !ua->osip)
 		return;
 	ua->running = true;
 	for (round = 0; round < 32; round++) {
-		osip_timers_ict_execute(o);
-		osip_timers_ist_execute(o);
-		osip_timers_nict_execute(o);
-		osip_timers_nist_execute(o);
-		/* Server transactions first: a response goes out before a
-		 * request the same handler started (202, then NOTIFY). */
-		osip_nist_execute(o);
-		osip_ist_execute(o);
-		osip_nict_execute(o);
-		osip_ict_execute(o);
-		osip_retransmissions_execute(o);
+		run_queued(ua);
 		if (!ua->evq)
 			break;
 		while ((ev = ua->evq)) {
@@ -1126,15 +1391,8 @@ void sip_tsx_run(struct sip_ua *ua)
 	}
 	tsx_free_dead(ua, false);
 	ua->running = false;
-
-	tv.tv_sec = 0;
-	tv.tv_usec = 0;
-	osip_timers_gettimeout(o, &tv);
-	ms = (uint64_t)tv.tv_sec * 1000 + ((uint64_t)tv.tv_usec + 999) / 1000;
-	if (ms > 10000)
-		ms = 10000;
-	if (!ua->closing)
-		gw_tmr_start(&ua->tmr, ms, tmr_expired, ua);
+	if ((ua->runq[0] || ua->runq[1] || ua->evq) && !ua->closing)
+		gw_tmr_start(&ua->tmr, 0, run_later, ua);	/* 32 rounds */
 }
 
 /* ------------------------------------------------------------------ */
@@ -1226,7 +1484,8 @@ static void respond_stateless(struct sip_ua *ua, const osip_message_t *req,
 	osip_message_free(resp);
 }
 
-/* 482 for a request that merges with one in progress (s.8.2.2.2). */
+/* 482 for a request that merges with one in progress (s.8.2.2.2): the
+ * same Call-ID, so the same bucket. */
 static bool merged(struct sip_ua *ua, const osip_message_t *req)
 {
 	const struct sip_tsx *t;
@@ -1239,7 +1498,7 @@ static bool merged(struct sip_ua *ua, const osip_message_t *req)
 		return false;
 	osip_message_get_via(req, 0, &v1);
 	b1 = sip_via_param(v1, "branch");
-	for (t = ua->tsxs; t; t = t->next) {
+	for (t = *bucket(ua, callid_hash(req->call_id)); t; t = t->next) {
 		if (!t->tr || t->killed || (t->type != IST && t->type != NIST))
 			continue;
 		o = t->tr->orig_request;
@@ -1296,7 +1555,9 @@ static bool looped(struct sip_ua *ua, const osip_message_t *req)
 		b = sip_via_param(v, "branch");
 		if (!b || !*b)
 			continue;
-		for (t = ua->tsxs; t; t = t->next) {
+		/* A request of ours keeps its Call-ID on the way. */
+		for (t = *bucket(ua, callid_hash(req->call_id)); t;
+		     t = t->next) {
 			if (!t->tr || t->killed ||
 			    (t->type != ICT && t->type != NICT) ||
 			    !t->tr->orig_request)
@@ -1383,6 +1644,51 @@ static unsigned check_request(struct sip_ua *ua, const osip_message_t *req)
 	return 0;
 }
 
+/*
+ * The transaction of an incoming message, or NULL: libosip2's matching
+ * (RFC 3261 s.17.1.3 for a response, s.17.2.3 for a request, RFC 2543's
+ * rules included) over the transactions of the right kind in the
+ * message's Call-ID bucket, which are few.
+ */
+static struct sip_tsx *tsx_find(struct sip_ua *ua, osip_event_t *evt)
+{
+	const osip_message_t *m = evt->sip;
+	const char *meth = MSG_IS_REQUEST(m) ? m->sip_method : m->cseq->method;
+	osip_transaction_t *tr = NULL;
+	osip_fsm_type_t type;
+	osip_list_t cand;
+	struct sip_tsx *t;
+
+	if (!meth)
+		return NULL;
+	if (MSG_IS_REQUEST(m))
+		type = MSG_IS_INVITE(m) || MSG_IS_ACK(m) ? IST : NIST;
+	else
+		type = !strcmp(meth, "INVITE") ? ICT : NICT;
+	osip_list_init(&cand);
+	for (t = *bucket(ua, callid_hash(m->call_id)); t; t = t->next)
+		if (t->type == type && t->tr &&
+		    osip_list_add(&cand, t->tr, 0) < 0)
+			break;
+	if (osip_list_size(&cand) > 0)
+		tr = osip_transaction_find(&cand, evt);
+	while (osip_list_size(&cand) > 0)
+		osip_list_remove(&cand, 0);
+	return tr ? osip_transaction_get_reserved1(tr) : NULL;
+}
+
+/* Give evt to its transaction: false when it has none. */
+static bool tsx_find_post(struct sip_ua *ua, osip_event_t *evt)
+{
+	struct sip_tsx *t = tsx_find(ua, evt);
+
+	if (!t || !t->tr)
+		return false;
+	tsx_post(t, evt);
+	return true;
+}
+
+
 static void recv_request(struct sip_ua *ua, const struct sip_src *src,
 			 osip_event_t *evt, bool bad_ruri)
 {
@@ -1405,16 +1711,14 @@ static void recv_request(struct sip_ua *ua, const struct sip_src *src,
 	if (MSG_IS_ACK(req)) {
 		/* An ACK for a non-2xx belongs to its IST; one for a 2xx
 		 * to its dialog (s.17.2.1, s.13.3.1.4). */
-		if (!status &&
-		    osip_find_transaction_and_add_event(ua->osip, evt) == 0)
+		if (!status && tsx_find_post(ua, evt))
 			return;
 		if (!status)
 			sip_session_ack(ua, req);
 		goto drop;
 	}
 	/* Retransmissions go to their transaction. */
-	if (status != 400 && status != 505 &&
-	    osip_find_transaction_and_add_event(ua->osip, evt) == 0)
+	if (status != 400 && status != 505 && tsx_find_post(ua, evt))
 		return;
 	/* ... and those of an INVITE we took with a 2xx stop here
 	 * (RFC 6026 s.8.5). */
@@ -1441,7 +1745,7 @@ static void recv_request(struct sip_ua *ua, const struct sip_src *src,
 		sip_rand_token(tag, sizeof(tag));
 		tsx->totag = gw_mem_strdup(tag);
 	}
-	tsx_link(tsx, tr);
+	tsx_link(tsx, tr, req);
 	/* The request now belongs to the transaction (tr->orig_request). */
 	osip_transaction_execute(tr, evt);
 	req = tr->orig_request;
@@ -1475,7 +1779,12 @@ static void recv_request(struct sip_ua *ua, const struct sip_src *src,
 		}
 		return;
 	}
+	/* req is the transaction's: a run the handler starts must not
+	 * free it (a final response on a stream ends a non-INVITE
+	 * transaction at once, Timer J being zero). */
+	ua->in_request++;
 	sip_ua_request(ua, tsx, req, src);
+	ua->in_request--;
 	return;
  drop:
 	osip_event_free(evt);
@@ -1704,7 +2013,7 @@ void sip_tsx_recv(struct sip_ua *ua, const struct sip_src *src,
 		osip_event_free(evt);
 		return;
 	}
-	if (osip_find_transaction_and_add_event(ua->osip, evt) == 0)
+	if (tsx_find_post(ua, evt))
 		return;
 	if (MSG_IS_STATUS_2XX(m) && m->cseq->method &&
 	    !strcmp(m->cseq->method, "INVITE"))
@@ -1839,6 +2148,10 @@ int sip_tsx_init(struct sip_ua *ua)
 		osip_trace_initialize_func(TRACE_LEVEL7, trace_cb);
 		traced = true;
 	}
+	ua->tsx_tab = calloc(TSX_BUCKETS_MIN, sizeof(*ua->tsx_tab));
+	if (!ua->tsx_tab)
+		return ENOMEM;
+	ua->tsx_buckets = TSX_BUCKETS_MIN;
 	if (osip_init(&o) < 0)
 		return ENOMEM;
 	osip_set_application_context(o, ua);
@@ -1867,6 +2180,8 @@ int sip_tsx_init(struct sip_ua *ua)
 void sip_tsx_close(struct sip_ua *ua)
 {
 	struct sip_tsx_ev *ev;
+	struct sip_tsx *tsx;
+	int q;
 
 	gw_tmr_cancel(&ua->tmr);
 	while ((ev = ua->evq)) {
@@ -1877,7 +2192,18 @@ void sip_tsx_close(struct sip_ua *ua)
 		free(ev);
 	}
 	ua->evq_tail = NULL;
+	for (q = 0; q < 2; q++)
+		while ((tsx = ua->runq[q])) {
+			ua->runq[q] = tsx->run_next;
+			tsx->run_next = NULL;
+			tsx->run_queued = false;
+			gw_mem_deref(tsx);
+		}
+	ua->runq_tail[0] = ua->runq_tail[1] = NULL;
 	tsx_free_dead(ua, true);
+	free(ua->tsx_tab);
+	ua->tsx_tab = NULL;
+	ua->tsx_buckets = 0;
 	accepted_free(ua);
 	sip_dns_close(ua);
 	if (ua->osip) {

@@ -401,21 +401,21 @@ json_t *sip_ua_json(const struct sip_ua *ua)
 {
 	json_t *o = sip_transport_json(ua);
 	const struct sip_tsx *t;
-	unsigned n = 0, pending = 0;
+	unsigned pending = 0;
+	size_t i;
 
 	/* pending: server transactions still waiting for our final
 	 * response; a leftover one is a stuck transaction. */
-	for (t = ua->tsxs; t; t = t->next) {
-		n++;
-		if ((t->type == IST || t->type == NIST) && !t->killed &&
-		    !t->final_sent)
-			pending++;
-	}
+	for (i = 0; i < ua->tsx_buckets; i++)
+		for (t = ua->tsx_tab[i]; t; t = t->next)
+			if ((t->type == IST || t->type == NIST) &&
+			    !t->killed && !t->final_sent)
+				pending++;
 	json_object_set_new(o, "sessions", sip_session_json(ua));
 	json_object_set_new(o, "registrations", sip_reg_json(ua));
 	json_object_set_new(o, "registrar", sip_registrar_json(ua));
 	json_object_set_new(o, "peers", sip_peer_json(ua));
-	json_object_set_new(o, "transactions", json_integer(n));
+	json_object_set_new(o, "transactions", json_integer((json_int_t)ua->n_tsx));
 	json_object_set_new(o, "pending", json_integer(pending));
 	json_object_set_new(o, "stats", json_pack(
 		"{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",

@@ -19,7 +19,8 @@
  * ours coming back (482, s.8.2.2.2), UPDATE in early and confirmed
  * dialogs (RFC 3311), Replaces (RFC 3891), an INVITE retransmitted
  * across our 200 (RFC 6026),
- * multipart bodies libosip2 must not see.  Leak-checked per test.
+ * multipart bodies libosip2 must not see, thousands of live transactions
+ * and the timers of one (s.17).  Leak-checked per test.
  */
 
 #define PORT_A 25630
@@ -577,6 +578,116 @@ static void test_invite_retransmitted_after_2xx(void **state)
 	gw_mem_deref(ua);
 }
 
+/* ---- many live transactions; the timers of one (s.17) --------------- */
+
+static const char options_fmt[] =
+	"OPTIONS sip:1000@127.0.0.1:%u SIP/2.0\r\n"
+	"Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKmany%u.%u\r\n"
+	"From: <sip:5551234@127.0.0.1>;tag=f%u\r\n"
+	"To: <sip:1000@127.0.0.1>\r\n"
+	"Call-ID: many%u@test\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+	"Content-Length: 0\r\n\r\n";
+
+static void send_options(struct raw *r, unsigned id, unsigned branch)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), options_fmt, PORT_B, PORT_C, id, branch,
+		 id, id);
+	raw_send(r, msg, PORT_B);
+}
+
+static unsigned tsx_alive(struct sip_ua *ua)
+{
+	json_t *j = sip_ua_json(ua);
+	unsigned n = (unsigned)json_integer_value(
+		json_object_get(j, "transactions"));
+
+	json_decref(j);
+	return n;
+}
+
+/*
+ * 3,000 server transactions alive at once (over UDP each OPTIONS's lives
+ * Timer J, 64*T1, after its 200): each request is answered, a
+ * retransmission finds its transaction among all the others (the 200
+ * again, no new transaction), and a request with the same Call-ID and a
+ * new branch is a new transaction (s.17.2.3).
+ */
+static void test_many_transactions(void **state)
+{
+	struct sip_ua *ua = ua_new(PORT_B, NULL, NULL, NULL);
+	const unsigned n = 3000, batch = 100;
+	long long created;
+	struct raw r;
+	unsigned i, k;
+
+	(void)state;
+	raw_open(&r, PORT_C);
+	for (i = 0; i < n; i += batch) {
+		for (k = i; k < i + batch; k++)
+			send_options(&r, k, 1);
+		for (k = 0; k < 100 && r.got < i + batch; k++)
+			gw_loop_run_timeout(100);
+		assert_int_equal(r.got, i + batch);
+	}
+	assert_non_null(strstr(r.buf, "SIP/2.0 200 "));
+	assert_int_equal(tsx_alive(ua), n);
+	created = stat_int(ua, "transactions_created");
+	assert_int_equal(created, n);
+
+	send_options(&r, 7, 1);			/* a retransmission */
+	for (k = 0; k < 20 && r.got < n + 1; k++)
+		gw_loop_run_timeout(100);
+	assert_int_equal(r.got, n + 1);
+	assert_non_null(strstr(r.buf, "SIP/2.0 200 "));
+	assert_non_null(strstr(r.buf, "branch=z9hG4bKmany7.1"));
+	assert_int_equal(stat_int(ua, "transactions_created"), created);
+
+	send_options(&r, 7, 2);			/* a new request */
+	for (k = 0; k < 20 && r.got < n + 2; k++)
+		gw_loop_run_timeout(100);
+	assert_int_equal(r.got, n + 2);
+	assert_non_null(strstr(r.buf, "branch=z9hG4bKmany7.2"));
+	assert_int_equal(stat_int(ua, "transactions_created"), created + 1);
+	assert_int_equal(tsx_alive(ua), n + 1);
+	raw_close(&r);
+	gw_mem_deref(ua);
+}
+
+/*
+ * A non-INVITE client transaction over UDP to a peer that never answers
+ * (s.17.1.2.2): sent, sent again each time Timer E fires, and failed
+ * with a timeout when Timer F = 64*T1 does.  T1 is 20 ms here; libosip2
+ * lengthens E by 500 ms while it is below 500 ms (instead of doubling
+ * it), so the sends are at 0, 20 and 540 ms, and the end at 1,280 ms.
+ */
+static void test_client_timers(void **state)
+{
+	struct sip_conf conf = { .t1_ms = 20 };
+	struct sip_ua *ua = ua_new(PORT_A, NULL, NULL, &conf);
+	struct sip_peer_conf pc = {
+		.name = "silent", .host = "127.0.0.1", .port = PORT_C,
+		.transport = SIP_UDP, .interval_s = 1000, .max_failures = 1,
+	};
+	struct peers pp = {0};
+	struct raw r;
+	uint64_t t0;
+
+	(void)state;
+	raw_open(&r, PORT_C);			/* answer: 0, never */
+	t0 = gw_now_ms();
+	assert_int_equal(sip_peer_add(NULL, ua, &pc, peer_event, &pp), 0);
+	run_until(&pp.down, 1);
+	assert_int_equal(pp.last_status, 408);
+	assert_true(gw_now_ms() - t0 >= 64 * 20);
+	assert_int_equal(r.got, 3);
+	assert_non_null(strstr(r.buf, "OPTIONS sip:"));
+	assert_int_equal(tsx_alive(ua), 0);
+	raw_close(&r);
+	gw_mem_deref(ua);
+}
+
 /* ---- UPDATE (RFC 3311) ---------------------------------------------- */
 
 static void test_update(void **state)
@@ -790,6 +901,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_invite_retransmitted_after_2xx, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_transactions,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_timers, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_update, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replaces, setup,
 						teardown),
