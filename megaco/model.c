@@ -452,31 +452,6 @@ static struct mg_term *term_new(struct mg_model *m, enum term_kind kind)
 	return t;
 }
 
-/* Terminations of v (every one when v is NULL), one after the other:
- * *ip from 0; NULL at the end. */
-static struct mg_term *term_iter(struct mg_model *m, struct mg_vmg *v,
-				 size_t *ip)
-{
-	struct mg_term *t;
-	size_t k;
-
-	for (;;) {
-		k = (*ip)++;
-		t = NULL;
-		if (k < (size_t)m->nspans * 32) {
-			t = m->spans[k / 32]->ts[k % 32];
-		} else {
-			k -= (size_t)m->nspans * 32;
-			for (t = m->rtp; t && k; t = t->next)
-				k--;
-			if (!t)
-				return NULL;
-		}
-		if (t && (!v || t->vmg == v))
-			return t;
-	}
-}
-
 static struct mg_term *term_find(struct mg_model *m, struct mg_vmg *v,
 				 const char *name)
 {
@@ -2432,14 +2407,39 @@ static struct mg_term *rtp_new(struct mg_model *m, struct mg_vmg *v,
 	return t;
 }
 
-/* Terminations a command names: one, a wildcard's matches, or CHOOSE. */
+/* Whether a comes before b in the order wildcard matches are listed:
+ * TDM (by span, then timeslot) before RTP (the newest first). */
+static bool term_before(const struct mg_model *m, const struct mg_term *a,
+			const struct mg_term *b)
+{
+	unsigned i;
+
+	if (a->kind != b->kind)
+		return a->kind != TERM_RTP;
+	if (a->kind == TERM_RTP)
+		return a->rtp_no > b->rtp_no;
+	if (a->sp == b->sp)
+		return a->ts < b->ts;
+	for (i = 0; i < m->nspans && m->spans[i] != a->sp; i++)
+		if (m->spans[i] == b->sp)
+			return false;
+	return true;
+}
+
+static bool term_pick(const struct mg_term *t, const struct mg_vmg *v,
+		      const char *tid)
+{
+	return t && (!v || t->vmg == v) && term_match(t, tid);
+}
+
+/* Terminations a command names: one, or a wildcard's matches in ctx (or
+ * in any context), in the order of term_before. */
 static unsigned resolve(struct mg_model *m, struct mg_vmg *v, const char *tid,
 			struct mg_ctx *ctx, bool any_ctx, struct mg_term **out,
 			unsigned max)
 {
 	struct mg_term *t;
-	unsigned n = 0;
-	size_t i = 0;
+	unsigned n = 0, k, j;
 
 	if (!strchr(tid, '*') && !strchr(tid, '$')) {
 		t = term_find(m, v, tid);
@@ -2447,13 +2447,28 @@ static unsigned resolve(struct mg_model *m, struct mg_vmg *v, const char *tid,
 			out[n++] = t;
 		return n;
 	}
-	while ((t = term_iter(m, v, &i)) && n < max) {
-		if (!term_match(t, tid))
-			continue;
-		if (!any_ctx && t->ctx != ctx)
-			continue;
-		out[n++] = t;
+	if (!any_ctx && ctx) {
+		/* A context's own few, not every termination of the MG. */
+		for (k = 0; k < TERMS_PER_CTX && n < max; k++)
+			if (term_pick(ctx->t[k], v, tid))
+				out[n++] = ctx->t[k];
+		for (k = 1; k < n; k++)
+			for (j = k; j && term_before(m, out[j], out[j - 1]);
+			     j--) {
+				t = out[j];
+				out[j] = out[j - 1];
+				out[j - 1] = t;
+			}
+		return n;
 	}
+	for (k = 0; k < m->nspans * 32u && n < max; k++) {
+		t = m->spans[k / 32]->ts[k % 32];
+		if (term_pick(t, v, tid) && (any_ctx || t->ctx == ctx))
+			out[n++] = t;
+	}
+	for (t = m->rtp; t && n < max; t = t->next)
+		if (term_pick(t, v, tid) && (any_ctx || t->ctx == ctx))
+			out[n++] = t;
 	return n;
 }
 
