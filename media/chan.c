@@ -53,7 +53,10 @@ struct media_chan {
 	enum media_dir dir;
 	bool detect;			/* DTMF detection runs */
 	bool cn;			/* the stream has comfort noise */
-	bool copy;			/* the byte-copy fast path */
+	bool same_law;			/* G.711 of the line's law, 20 ms:
+					 * its payload is the line's bytes */
+	bool copy;			/* same_law with nothing that needs
+					 * linear audio toward IP */
 	int copy_pt;			/* its payload type (the codec's) */
 	bool dtmf_busy;			/* media_dtmf_tx_busy(dtmf_tx), kept
 					 * here: the tick reads it */
@@ -217,14 +220,18 @@ int media_chan_alloc(struct media_chan **cp, const struct media_chan_conf *cf,
 	err = media_dtmf_tx_alloc(&c->dtmf_tx);
 	if (err)
 		goto out;
-	/* The byte copy: no transcoding, nothing that needs linear audio
-	 * toward IP.  DTMF detection needs it (with RFC 4733, or when the
-	 * digits are wanted), and so do the fax tone detector and the echo
-	 * canceller. */
-	c->copy = c->stream && !cf->ec && !c->detect && !cf->detect_fax &&
-		c->conf.ptime == 20 &&
+	/* The byte copy: no transcoding.  Toward the line always when the
+	 * codec is the line's law (the echo canceller's reference is
+	 * decoded beside it); toward IP when nothing needs linear audio
+	 * there: DTMF detection does (with RFC 4733, or when the digits
+	 * are wanted), and so do the fax tone detector and the echo
+	 * canceller, but only the canceller changes the audio (G.711 is
+	 * one to one, so decoding and encoding again gives the same
+	 * bytes). */
+	c->same_law = c->stream && c->conf.ptime == 20 &&
 		((cf->codec == MEDIA_PCMA && cf->law == MEDIA_LAW_ALAW) ||
 		 (cf->codec == MEDIA_PCMU && cf->law == MEDIA_LAW_ULAW));
+	c->copy = c->same_law && !cf->ec && !c->detect && !cf->detect_fax;
 	c->copy_pt = ci ? ci->static_pt : -1;
  out:
 	if (err)
@@ -427,6 +434,11 @@ static void toward_ip(struct media_chan *c, const uint8_t *tdm_rx)
 	else if (c->cn && silence_tx(c, energy_lin(clean)))
 		return;
 
+	if (c->same_law && !c->ec && !c->iptone) {
+		media_stream_tx(c->stream, tdm_rx, MEDIA_TICK_SAMPLES,
+				MEDIA_TICK_SAMPLES);
+		return;
+	}
 	/* Accumulate to the ptime; a 10 ms ptime sends two packets. */
 	memcpy(c->enc_buf + c->enc_n, clean, sizeof(clean));
 	c->enc_n += MEDIA_TICK_SAMPLES;
@@ -489,8 +501,8 @@ static bool toward_line(struct media_chan *c, uint8_t *tdm_tx, int16_t *lin)
 		f.len = 0, f.lost = false, f.pt = 0;
 	if (gw_mem_nrefs(c) < 2)
 		f.len = 0, f.lost = false;	/* a handler dropped us */
-	if (c->copy && f.len == MEDIA_TICK_SAMPLES && f.pt == c->copy_pt &&
-	    !c->dtmf_busy && !c->tone) {
+	if (c->same_law && f.len == MEDIA_TICK_SAMPLES &&
+	    f.pt == c->copy_pt && !c->dtmf_busy && !c->tone) {
 		memcpy(tdm_tx, payload, MEDIA_TICK_SAMPLES);
 		c->cn_play = false;
 		return false;
