@@ -1,6 +1,7 @@
 /* hw/vspan.c - virtual span: E1/T1 over two UNIX SOCK_SEQPACKET sockets */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -56,7 +57,10 @@
  * bad_frames and dropped.  While the master raises LOS, AIS or LOF it
  * sends neither bearer nor D-channel frames, as a line with no signal
  * (span.c drops them); the slave raises LOS itself when bearer frames
- * stop for 100 ms while it is linked and no such alarm explains it.
+ * stop for LOS_MS while it is linked and no such alarm explains it.
+ * A shorter gap (GAP_MS or more) is a defect, not an alarm: it is
+ * logged, the frame times it lost are counted in gaps when frames come
+ * again, and the calls stay up, as on a real line.
  */
 
 #define MSG_DCHAN	0x01
@@ -67,7 +71,11 @@
 #define BEARER_MSG_LEN	(1 + 4 + TDM_BEARER_BYTES)
 #define ALARMS_MSG_LEN	(1 + 4)
 #define RETRY_MS	500
-#define LOS_MS		100
+/* A defect becomes a failure (an alarm that takes the span out of
+ * service) when it persists 2.5 +/- 0.5 s (ANSI T1.231 s.8.1.3; DAHDI's
+ * E1/T1 drivers debounce LOS for 2,500 ms likewise). */
+#define GAP_MS		100
+#define LOS_MS		2500
 
 #define RED_ALARMS (TDM_ALARM_LOS | TDM_ALARM_AIS | TDM_ALARM_LOF)
 #define ALL_ALARMS (RED_ALARMS | TDM_ALARM_RAI)
@@ -99,6 +107,8 @@ struct vspan {
 	unsigned tx_alarms;		/* master: what we signal */
 	unsigned rx_alarms;		/* slave: what the master signals */
 	bool los;			/* slave: bearer frames stopped */
+	uint64_t gap_since;		/* slave: the last frame before a
+					 * gap (gw_now_ms); 0: none */
 	struct gw_tmr los_tmr;		/* slave: bearer watchdog */
 	struct gw_tmr report_tmr;	/* slave: alarms changed */
 	uint32_t tx_seq;
@@ -224,7 +234,7 @@ static void report_later(struct vspan *vs)
 		gw_tmr_start(&vs->report_tmr, 0, report_alarms, vs);
 }
 
-/* No bearer frame for LOS_MS: a real span would see loss of signal. */
+/* No bearer frame for GAP_MS: a gap; for LOS_MS: loss of signal. */
 static void los_timeout(void *arg)
 {
 	struct vspan *vs = arg;
@@ -232,7 +242,8 @@ static void los_timeout(void *arg)
 
 	if (vs->rx_alarms & RED_ALARMS) {
 		/* The master says why nothing comes; look again later. */
-		gw_tmr_start(&vs->los_tmr, LOS_MS, los_timeout, vs);
+		vs->gap_since = 0;
+		gw_tmr_start(&vs->los_tmr, GAP_MS, los_timeout, vs);
 		return;
 	}
 	/* A frame waiting unread means this thread was late, not the line
@@ -240,12 +251,20 @@ static void los_timeout(void *arg)
 	 * before it stalled, so a stalled worker gets here before it reads
 	 * what arrived meanwhile. */
 	if (pfd.fd >= 0 && poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN)) {
-		gw_tmr_start(&vs->los_tmr, LOS_MS, los_timeout, vs);
+		gw_tmr_start(&vs->los_tmr, GAP_MS, los_timeout, vs);
+		return;
+	}
+	if (!vs->gap_since) {
+		vs->gap_since = gw_now_ms() - GAP_MS;
+		GW_LOG_LIMITED(GW_LOG_WARN, "span %u: no bearer frame for "
+			       "%u ms", vs->span->conf.id, GAP_MS);
+		gw_tmr_start(&vs->los_tmr, LOS_MS - GAP_MS, los_timeout, vs);
 		return;
 	}
 	GW_WARN("span %u: no bearer frame for %u ms: LOS",
 		vs->span->conf.id, LOS_MS);
 	vs->los = true;
+	vs->gap_since = 0;
 	vs->rx_seq_valid = false;
 	tdm_span_rx_alarms(vs->span, cur_alarms(vs));
 }
@@ -265,7 +284,16 @@ static void slave_bearer_frame(struct vspan *vs, uint32_t seq)
 	}
 	vs->rx_seq = seq;
 	vs->rx_seq_valid = true;
-	gw_tmr_start(&vs->los_tmr, LOS_MS, los_timeout, vs);
+	gw_tmr_start(&vs->los_tmr, GAP_MS, los_timeout, vs);
+	if (vs->gap_since) {
+		uint64_t ms = gw_now_ms() - vs->gap_since;
+
+		/* The frame times the gap lost, this frame's apart. */
+		span->cnt.gaps += ms / TDM_FRAME_MS ? ms / TDM_FRAME_MS - 1 : 0;
+		GW_INFO("span %u: bearer frames again after %" PRIu64 " ms",
+			span->conf.id, ms);
+		vs->gap_since = 0;
+	}
 	if (vs->los) {
 		GW_INFO("span %u: bearer frames again: LOS cleared",
 			span->conf.id);
@@ -291,6 +319,7 @@ static void link_lost(struct vlink *l, int err)
 	if (l->flag == TDM_OPEN_BEARER) {
 		gw_tmr_cancel(&vs->los_tmr);
 		vs->los = false;
+		vs->gap_since = 0;
 		vs->rx_seq_valid = false;
 	}
 	if (!vs->master) {
@@ -361,7 +390,8 @@ static bool slave_link_up(struct vlink *l, bool alarms)
 	l->ever = true;
 	if (l->flag == TDM_OPEN_BEARER) {
 		vs->rx_seq_valid = false;
-		gw_tmr_start(&vs->los_tmr, LOS_MS, los_timeout, vs);
+		vs->gap_since = 0;
+		gw_tmr_start(&vs->los_tmr, GAP_MS, los_timeout, vs);
 	}
 	GW_INFO("span %u: %s linked to %s", span->conf.id, l->name, l->path);
 	if (alarms) {

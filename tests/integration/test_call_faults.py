@@ -2,8 +2,9 @@
 (junctiond, the junction-mg it starts, pstnsim as the PSTN switch, SIPp
 as the SIP peer) when something goes wrong in the middle: the D-channel
 fails, the SIP side vanishes, a CANCEL crosses the answer, more calls
-come than there are B-channels, junctiond is killed with calls up, and
-both ends seize the same B-channel at once.  Each test ends with every
+come than there are B-channels, junctiond is killed with calls up,
+both ends seize the same B-channel at once, and the line's frames stop
+for a moment.  Each test ends with every
 channel idle again, as junctiond and pstnsim each see it."""
 
 import os
@@ -11,6 +12,7 @@ import signal
 import sqlite3
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -18,7 +20,8 @@ from harness import (DEFAULT_CONF, SIM_CONF, SPANS_CONF, Gateway,  # noqa: E402
                      Pstnsim, SRC, Tap, check, free_port, on_exit, wait_for)
 import rtp  # noqa: E402
 # the call helpers of the successful-call tests (importing runs none)
-from test_calls import learn_remote, pbx, sipp, sipp_call  # noqa: E402
+from test_calls import (heard, learn_remote, pbx, sipp,  # noqa: E402
+                        sipp_call, tone)
 
 tap = Tap()
 SCEN = os.path.join(SRC, "tests", "integration", "sipp")
@@ -544,6 +547,63 @@ def glare_setups_cross_on_the_link():
     r = sim.cmd({"cmd": "dchan", "span": 1, "up": True})
     check(r.get("ok"), r)
     glare_outcome(gw, sim, caller, log, peer, sim_id)
+
+
+# ---- 7. the line's frames stop for a moment --------------------------
+
+def mg_span_counters(gw, span):
+    spans = gw.ctl_json("spans", sock=gw.mg_socket)["spans"]
+    return [s for s in spans if s["id"] == span][0]["counters"]
+
+
+@tap.test
+def a_short_frame_gap_keeps_the_call():
+    """The PSTN side stops sending frames for a second (pstnsim held
+    with SIGSTOP): under the 2.5 s a framer gives a defect before it is
+    an alarm, so the span stays in service, the frames lost count as
+    gaps, and the call stays up and carries the tone again afterwards;
+    it ends normally (cause 16)."""
+    gw, sim = gateway()
+    peer = rtp.RtpPeer()
+    t = threading.Thread(target=lambda: setattr(t, "result", sipp_call(
+        gw, "gw_call.xml", "2000", "-key", "rtp_port", str(peer.port),
+        "-d", "5000")))
+    t.start()
+    call = answered_calls(gw)[0]
+    check(heard(peer, 1), "no audio before the gap")
+    before = mg_span_counters(gw, call["span"])
+    os.kill(sim.proc.pid, signal.SIGSTOP)
+    try:
+        time.sleep(1.0)
+    finally:
+        os.kill(sim.proc.pid, signal.SIGCONT)
+    check(wait_for(lambda: mg_span_counters(gw, call["span"])["gaps"] >=
+                   before["gaps"] + 40, 5, 0.1),
+          "the gap was not counted", mg_span_counters(gw, call["span"]))
+    after = mg_span_counters(gw, call["span"])
+    states = {s["id"]: s["state"] for s in
+              gw.ctl_json("spans", sock=gw.mg_socket)["spans"]}
+    print(f"# after the gap: gaps {before['gaps']} -> {after['gaps']}, "
+          f"slips {before['slips']} -> {after['slips']}, spans {states}")
+    check(states[call["span"]] == "up", "the span went out of service",
+          states)
+    check([c for c in gw.ctl_json("calls")["calls"]
+           if c["id"] == call["id"] and c["state"] == "answered"],
+          "the call did not survive the gap", gw.ctl_json("calls"))
+    peer.poll()
+    n = len(peer.audio())
+    check(heard(peer, n / 8000 + 1), "no audio after the gap")
+    f, level, gaps = tone(peer.audio()[n:])
+    print(f"# after the gap the SIP side hears {f:.1f} Hz at "
+          f"{level:.1f} dBm0")
+    check(abs(f - 1004) <= 2, f)
+    t.join(30)
+    rc, out = t.result
+    check(rc == 0, "the call did not end normally", out[-1500:])
+    all_idle(gw, sim)
+    row = cdr_of(gw, call["id"])
+    check(row.get("disposition") == "ANSWERED" and row.get("q850") == 16,
+          row)
 
 
 if __name__ == "__main__":
