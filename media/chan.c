@@ -288,26 +288,33 @@ int media_chan_set_dir(struct media_chan *c, enum media_dir dir)
 	return 0;
 }
 
-/* Sum of squares of a tick, companded or linear. */
+/* A tick's sum of squares at which it is not silence (silence_tx). */
+#define VAD_E ((uint64_t)(MEDIA_TICK_SAMPLES * FULL_SCALE * FULL_SCALE / \
+			  VAD_POW))
+
+/* Sum of squares of a tick, companded or linear; once it reaches VAD_E
+ * (speech, mostly within the first block) the rest is not added. */
 static uint64_t energy_law(const struct media_chan *c, const uint8_t *in)
 {
 	const int16_t *t = c->conf.law == MEDIA_LAW_ALAW ? media_alaw_to_lin :
 		media_ulaw_to_lin;
 	uint64_t e = 0;
-	unsigned i;
+	unsigned i, j;
 
-	for (i = 0; i < MEDIA_TICK_SAMPLES; i++)
-		e += (uint64_t)((int64_t)t[in[i]] * t[in[i]]);
+	for (i = 0; i < MEDIA_TICK_SAMPLES && e < VAD_E; i += 16)
+		for (j = i; j < i + 16; j++)
+			e += (uint64_t)((int64_t)t[in[j]] * t[in[j]]);
 	return e;
 }
 
 static uint64_t energy_lin(const int16_t *in)
 {
 	uint64_t e = 0;
-	unsigned i;
+	unsigned i, j;
 
-	for (i = 0; i < MEDIA_TICK_SAMPLES; i++)
-		e += (uint64_t)((int64_t)in[i] * in[i]);
+	for (i = 0; i < MEDIA_TICK_SAMPLES && e < VAD_E; i += 16)
+		for (j = i; j < i + 16; j++)
+			e += (uint64_t)((int64_t)in[j] * in[j]);
 	return e;
 }
 
@@ -326,14 +333,12 @@ static uint8_t level_dbov(double ms)
  * true when the tick was taken care of (a CN packet, or nothing). */
 static bool silence_tx(struct media_chan *c, uint64_t e)
 {
-	static const uint64_t thresh = (uint64_t)(MEDIA_TICK_SAMPLES *
-		FULL_SCALE * FULL_SCALE / VAD_POW);
 	double ms = (double)e / MEDIA_TICK_SAMPLES;
 	unsigned units = MEDIA_TICK_SAMPLES * c->ts_per_sample;
 
 	if (!c->cn)
 		return false;
-	if (e >= thresh) {
+	if (e >= VAD_E) {
 		c->quiet = 0;
 		return false;
 	}
