@@ -1648,7 +1648,8 @@ static unsigned check_request(struct sip_ua *ua, const osip_message_t *req)
  * The transaction of an incoming message, or NULL: libosip2's matching
  * (RFC 3261 s.17.1.3 for a response, s.17.2.3 for a request, RFC 2543's
  * rules included) over the transactions of the right kind in the
- * message's Call-ID bucket, which are few.
+ * message's Call-ID bucket, which are few.  A response carries its
+ * request's Call-ID (s.8.2.6.2); one that does not is a stray.
  */
 static struct sip_tsx *tsx_find(struct sip_ua *ua, osip_event_t *evt)
 {
