@@ -279,6 +279,9 @@ int  mg_tsx_ep_alloc(struct mg_tsx_ep **epp, const struct mg_addr *local,
 		     void *arg);
 int  mg_tsx_ep_local(const struct mg_tsx_ep *ep, struct mg_addr *addr);
 void mg_tsx_ep_set_version(struct mg_tsx_ep *ep, unsigned version);
+/* Fail every request still waiting for its reply with ECANCELED: its
+ * owner is stopping (the replies would come to nobody). */
+void mg_tsx_ep_cancel(struct mg_tsx_ep *ep);
 int  mg_tsx_send(struct mg_tsx_ep *ep, const struct mg_addr *peer,
 		 struct mg_msg *msg, mg_tsx_resp_h *h, void *arg,
 		 uint32_t *idp);

@@ -398,6 +398,17 @@ static void out_finish(struct tsx_out *out, int err,
 	gw_mem_deref(ep);
 }
 
+/** See mg.h. */
+void mg_tsx_ep_cancel(struct mg_tsx_ep *ep)
+{
+	struct tsx_out *out;
+	unsigned h;
+
+	for (h = 0; ep && h < HASH_SIZE; h++)
+		while ((out = ep->out[h]))
+			out_finish(out, ECANCELED, NULL, NULL);
+}
+
 static unsigned rto_estimate(const struct mg_tsx_ep *ep)
 {
 	int64_t rto;

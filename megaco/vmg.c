@@ -533,6 +533,9 @@ void mg_vmg_shutdown(struct mg_vmg *v)
 		sc_root(v, v->conf.graceful_s ? MG_TOK_GRACEFUL :
 			MG_TOK_FORCED);
 	v->state = VS_IDLE;
+	/* What is still unanswered holds v (a controller gone with the
+	 * MG going: nothing will answer), and v its endpoint. */
+	mg_tsx_ep_cancel(v->ep);
 }
 
 /** HandOff (s.11.5): register with mid, keeping contexts. */

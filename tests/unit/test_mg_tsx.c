@@ -536,6 +536,40 @@ static void test_give_up(void **state)
 	raw_close(&r);
 }
 
+/* Its owner stopping: each outstanding request's handler gets
+ * ECANCELED once, at once, and nothing is sent again. */
+static void test_cancel(void **state)
+{
+	struct mg_tsx_conf ca = fast_conf(MID_A);
+	struct side sa = { 0 };
+	struct mg_addr aa;
+	struct mg_tsx_ep *a;
+	struct mg_msg *m;
+	struct raw r;
+	unsigned i, n;
+
+	(void)state;
+	raw_open(&r);
+	a = ep_new(&ca, NULL, NULL, &aa);
+	for (i = 0; i < 3; i++) {
+		m = request();
+		assert_int_equal(mg_tsx_send(a, &r.addr, m, resp, &sa, NULL),
+				 0);
+		gw_mem_deref(m);
+	}
+	sleep_loop(50);
+	mg_tsx_ep_cancel(a);
+	assert_int_equal(sa.replies, 3);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(sa.err[i], ECANCELED);
+	n = r.n;
+	sleep_loop(300);
+	assert_int_equal(sa.replies, 3);
+	assert_int_equal(r.n, n);
+	gw_mem_deref(a);
+	raw_close(&r);
+}
+
 /* s.8.2.3: each Pending restarts the requester's timer. */
 static void test_pending_extends(void **state)
 {
@@ -1062,6 +1096,7 @@ int main(void)
 		LOOP_TEST(test_ack_piggyback),
 		LOOP_TEST(test_many),
 		LOOP_TEST(test_give_up),
+		LOOP_TEST(test_cancel),
 		LOOP_TEST(test_pending_extends),
 		LOOP_TEST(test_garbage),
 		LOOP_TEST(test_several),
