@@ -377,16 +377,18 @@ static int osip_send_cb(osip_transaction_t *tr, osip_message_t *msg,
  * request's Call-ID, hence its bucket. */
 #define TSX_BUCKETS_MIN 1024u
 
-static uint32_t callid_hash(const osip_call_id_t *cid)
+static uint32_t str_hash(const char *s)
 {
-	const unsigned char *p;
 	uint32_t h = 2166136261u;	/* FNV-1a */
 
-	if (!cid || !cid->number)
-		return 0;
-	for (p = (const unsigned char *)cid->number; *p; p++)
-		h = (h ^ *p) * 16777619u;
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
 	return h;
+}
+
+static uint32_t callid_hash(const osip_call_id_t *cid)
+{
+	return cid && cid->number ? str_hash(cid->number) : 0;
 }
 
 static struct sip_tsx **bucket(const struct sip_ua *ua, uint32_t hash)
@@ -1057,20 +1059,11 @@ static bool accepted_key(const osip_message_t *req, char *buf, size_t size)
 	return true;
 }
 
-static unsigned accepted_hash(const char *key)
-{
-	uint32_t h = 2166136261u;	/* FNV-1a */
-
-	for (; *key; key++)
-		h = (h ^ (uint8_t)*key) * 16777619u;
-	return h % ACCEPTED_BUCKETS;
-}
-
 /* The bucket of key, its expired entries dropped. */
 static struct sip_accepted **accepted_bucket(struct sip_ua *ua,
 					     const char *key)
 {
-	struct sip_accepted **pp, *a;
+	struct sip_accepted **head, **pp, *a;
 	uint64_t now = gw_now_ms();
 
 	if (!ua->accepted) {
@@ -1078,7 +1071,7 @@ static struct sip_accepted **accepted_bucket(struct sip_ua *ua,
 		if (!ua->accepted)
 			return NULL;
 	}
-	pp = &ua->accepted[accepted_hash(key)];
+	head = pp = &ua->accepted[str_hash(key) % ACCEPTED_BUCKETS];
 	while ((a = *pp)) {
 		if (a->until_ms <= now) {
 			*pp = a->next;
@@ -1087,7 +1080,7 @@ static struct sip_accepted **accepted_bucket(struct sip_ua *ua,
 			pp = &a->next;
 		}
 	}
-	return &ua->accepted[accepted_hash(key)];
+	return head;
 }
 
 static void accepted_add(struct sip_ua *ua, const osip_message_t *req)
