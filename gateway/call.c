@@ -1119,9 +1119,6 @@ static void mg_remote(struct call *c, const char *sdp, const char *mode,
 			"%s }", c->ctx, c->rtp, mode, stop);
 }
 
-/* The transfer's new leg (RFC 3515 blind transfer): the PSTN party's
- * media moves to it once it answers; the REFER's subscription hears how
- * it went (sipfrag NOTIFYs) and the old leg is ended. */
 /* The call's SIP leg is sess from now on, its media at sdp; the old leg
  * is ended (cause 16), and what happened (what) is logged and pushed to
  * the event stream. */
@@ -1141,6 +1138,9 @@ static void take_leg(struct call *c, struct sip_session *sess,
 	event(c, what);
 }
 
+/* The transfer's new leg (RFC 3515 blind transfer): the PSTN party's
+ * media moves to it once it answers; the REFER's subscription hears how
+ * it went (sipfrag NOTIFYs) and the old leg is ended. */
 static void on_xfer(struct sip_session *sess,
 		    const struct sip_session_event *ev, void *arg)
 {

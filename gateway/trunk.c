@@ -443,10 +443,8 @@ static void cmd_block(struct gw_ctl_req *req, json_t *msg, void *arg)
 			continue;
 		n++;
 		t->blocked[ts] = on;
-		if (t->calls[ts] || t->held[ts] ||
-		    tdm_chan_state(tdm_span_chan(t->span, ts)) ==
-		    TDM_CHAN_RESERVED)
-			busy++;		/* drains */
+		if (t->calls[ts] || t->held[ts])
+			busy++;		/* drains (held: reserved too) */
 		else
 			set_chan(t, ts, on ? TDM_CHAN_BLOCKED : TDM_CHAN_IDLE);
 	}
