@@ -77,6 +77,7 @@ struct call {
 	/* the PSTN side */
 	unsigned span, ts;
 	struct tdm_pri_call *pc;	/* NULL once released */
+	enum { GLARE_NONE, GLARE_YIELDED, GLARE_RETRIED } glare;
 	bool pri_cleared;		/* released, or never set up */
 	bool pri_hungup;		/* our hangup is out */
 	/* the SIP side */
@@ -601,11 +602,11 @@ static bool hunt_busy(unsigned span, unsigned ts, void *arg)
 	return gw_trunk_busy(span, ts);
 }
 
+static void out_setup(struct call *c);
+
 static void out_added(struct call *c, int err, const struct mg_trans *r)
 {
 	const struct mg_cmd *cmd;
-	struct tdm_pri_setup su = {0};
-	struct tdm_pri *pri;
 	uint32_t ctx = 0;
 	const char *local = NULL;
 	unsigned i;
@@ -630,7 +631,15 @@ static void out_added(struct call *c, int err, const struct mg_trans *r)
 		call_clear(c, 47, err == EPROTO ? 488 : 503);
 		return;
 	}
-	pri = gw_trunk_pri(c->span);
+	out_setup(c);
+}
+
+/* Our SETUP, en bloc, for the channel the call holds (c->span, c->ts). */
+static void out_setup(struct call *c)
+{
+	struct tdm_pri_setup su = {0};
+	struct tdm_pri *pri = gw_trunk_pri(c->span);
+
 	su.ts = c->ts;
 	snprintf(su.called.digits, sizeof(su.called.digits), "%s",
 		 c->res.called.digits);
@@ -1377,6 +1386,23 @@ static bool follow_channel(struct call *c, unsigned ts)
 {
 	unsigned old = c->ts;
 
+	if (!old) {		/* it gave its channel up (gw_call_yield) */
+		if (gw_trunk_busy(c->span, ts)) {
+			GW_WARN("%s: the network put the call on ts %u, "
+				"which is not free here", c->id, ts);
+			call_clear(c, 6, 0);
+			return true;
+		}
+		GW_INFO("%s: the network put the call on ts %u", c->id, ts);
+		gw_trunk_claim(c->span, ts, c->pc);
+		c->ts = ts;
+		c->cdr.ts = ts;
+		mg_send(c, mg_ok, "Context = %" PRIu32 " { Add = tdm/%u/%u { "
+			"Media { LocalControl { Mode = SendReceive } } } }",
+			c->ctx, c->span, ts);
+		return false;
+	}
+
 	if (gw_trunk_busy(c->span, ts)) {
 		GW_WARN("%s: the network put the call on ts %u, which is "
 			"not free here", c->id, ts);
@@ -1395,6 +1421,90 @@ static bool follow_channel(struct call *c, unsigned ts)
 			"Mode = SendReceive } } } }", c->ctx, c->span, old,
 			c->span, ts);
 	return false;
+}
+
+/**
+ * The network's SETUP names ts of span, which an outgoing call of ours
+ * holds with its own SETUP out and unanswered: the two crossed on the
+ * link.  Q.931 s.5.7: the network gives priority to its call, which
+ * keeps the channel; ours is cleared (cause 44, or 34 by Annex D.3 b),
+ * or moved to another channel in the network's first answer if it was
+ * only preferred.  So ours lets go of ts now: its TDM termination
+ * leaves its context, ahead of the network's call's Add (the MG takes
+ * a controller's transactions in order), and it waits for the
+ * network's word: a channel (follow_channel) or the clearing, after
+ * which it tries once more on another channel (glare_retry).  false if
+ * no call of ours gives ts up (trunk.c then refuses the network's).
+ */
+bool gw_call_yield(unsigned span, unsigned ts)
+{
+	struct call *c;
+
+	for (c = cc.calls; c; c = c->next)
+		if (c->out && c->span == span && c->ts == ts)
+			break;
+	if (!c || !c->pc || c->state != CS_CALLING || !c->ctx ||
+	    c->mg_pending || c->glare != GLARE_NONE)
+		return false;
+	GW_INFO("%s: the network's SETUP crossed ours on span %u ts %u: "
+		"its call keeps the channel", c->id, span, ts);
+	mg_send(c, mg_ok, "Context = %" PRIu32 " { Subtract = tdm/%u/%u }",
+		c->ctx, span, ts);
+	gw_trunk_release(span, ts);
+	c->ts = 0;
+	c->cdr.ts = 0;
+	c->glare = GLARE_YIELDED;
+	return true;
+}
+
+static void retry_added(struct call *c, int err, const struct mg_trans *r)
+{
+	(void)r;
+	c->mg_pending = false;
+	if (c->state == CS_CLEARING) {
+		c->pri_cleared = true;
+		call_maybe_done(c);
+		return;
+	}
+	if (err) {
+		c->pri_cleared = true;
+		call_clear(c, 47, 0);
+		return;
+	}
+	out_setup(c);
+}
+
+/* The network cleared the SETUP that gave its channel up (cause
+ * 34/44): the same call once more on a channel the hunt gives. */
+static void glare_retry(struct call *c, struct tdm_pri *pri,
+			const struct tdm_pri_event *ev)
+{
+	struct tdm_pri_call *old = c->pc;
+
+	c->glare = GLARE_RETRIED;
+	c->pc = NULL;
+	tdm_pri_call_set_user(old, NULL);
+	if (ev->type == TDM_PRI_DISCONNECT)
+		tdm_pri_hangup(pri, old, ev->cause);
+	if (gw_hunt_pick(c->res.group, hunt_busy, NULL, &c->span, &c->ts)) {
+		c->pri_cleared = true;
+		call_clear(c, (unsigned)ev->cause, 0);
+		return;
+	}
+	GW_INFO("%s: cleared by the network after the collision (cause "
+		"%d): again on span %u ts %u", c->id, ev->cause, c->span,
+		c->ts);
+	c->cdr.span = c->span;
+	c->cdr.ts = c->ts;
+	gw_trunk_claim(c->span, c->ts, NULL);
+	if (mg_send(c, retry_added, "Context = %" PRIu32 " { Add = "
+		    "tdm/%u/%u { Media { LocalControl { Mode = SendReceive "
+		    "} } } }", c->ctx, c->span, c->ts)) {
+		c->pri_cleared = true;
+		call_clear(c, 41, 0);
+		return;
+	}
+	c->mg_pending = true;
 }
 
 /** PRI events of span (trunk.c passes every one). */
@@ -1420,6 +1530,12 @@ void gw_call_pri_event(unsigned span, struct tdm_pri *pri,
 	}
 	if (!c)
 		return;
+	if (c->glare == GLARE_YIELDED && c->state == CS_CALLING &&
+	    (ev->type == TDM_PRI_DISCONNECT || ev->type == TDM_PRI_RELEASE) &&
+	    (ev->cause == 34 || ev->cause == 44)) {
+		glare_retry(c, pri, ev);
+		return;
+	}
 	if (c->out && c->pc && ev->ts && ev->ts != c->ts &&
 	    c->state != CS_CLEARING &&
 	    (ev->type == TDM_PRI_SETUP_ACK || ev->type == TDM_PRI_PROCEEDING ||

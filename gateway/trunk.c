@@ -109,6 +109,52 @@ static void forget_call(struct trunk *t, struct tdm_pri_call *call)
 	}
 }
 
+static bool chan_taken(const struct trunk *t, unsigned ts)
+{
+	return !ts || ts >= TDM_MAX_TS || t->calls[ts] || t->held[ts] ||
+		t->blocked[ts] || !tdm_span_is_bearer_ts(t->span, ts);
+}
+
+/*
+ * The far end's SETUP: its channel, if free, is the call's.  One call
+ * control holds (in use, reserved for our own call whose SETUP is being
+ * prepared, or still in an MG context) is taken.  As the user side, a
+ * channel whose SETUP of ours crossed this one on the link is given up
+ * to the network's call (Q.931 s.5.7, gw_call_yield).  Otherwise a
+ * preferred channel is replaced by a free one, named in our first
+ * answer (s.5.1.2, s.5.2.3.1 b); an exclusive one refuses the call with
+ * cause 44 (s.5.2.3.1 c), and no channel at all with cause 34.
+ */
+static void setup(struct trunk *t, struct tdm_pri *pri,
+		  const struct tdm_pri_event *ev)
+{
+	struct tdm_pri_event e = *ev;
+	unsigned ts;
+
+	if (chan_taken(t, e.ts) && e.ts && e.ts < TDM_MAX_TS &&
+	    t->sig != GW_SIG_PRI_NET && !t->blocked[e.ts])
+		gw_call_yield(t->id, e.ts);
+	if (chan_taken(t, e.ts) && !e.exclusive) {
+		for (ts = 1; ts < TDM_MAX_TS && (chan_taken(t, ts) ||
+						 gw_trunk_busy(t->id, ts));
+		     ts++)
+			;
+		if (ts < TDM_MAX_TS) {
+			GW_INFO("span %u: the far end's call on ts %u, not "
+				"%u", t->id, ts, e.ts);
+			e.ts = ts;
+		}
+	}
+	if (chan_taken(t, e.ts)) {
+		t->calls_rejected++;
+		tdm_pri_hangup(pri, e.call, e.exclusive ? 44 : 34);
+		return;
+	}
+	t->calls[e.ts] = e.call;
+	set_chan(t, e.ts, TDM_CHAN_IN_USE);
+	gw_call_pri_event(t->id, pri, &e);
+}
+
 static void pri_event(struct tdm_pri *pri, const struct tdm_pri_event *ev,
 		      void *arg)
 {
@@ -140,21 +186,8 @@ static void pri_event(struct tdm_pri *pri, const struct tdm_pri_event *ev,
 		GW_WARN("span %u: D-channel down", t->id);
 		break;
 	case TDM_PRI_SETUP:
-		/* A channel call control holds (in use, reserved for our
-		 * own call whose SETUP is being prepared, or still in an MG
-		 * context) is taken: a call collision (Q.931 s.5.7.2),
-		 * which the network resolves on our SETUP; its call here
-		 * is refused (s.5.2.3.1). */
-		if (!ev->ts || ev->ts >= TDM_MAX_TS || t->calls[ev->ts] ||
-		    t->held[ev->ts] || t->blocked[ev->ts]) {
-			/* Q.850 44: requested circuit/channel not available */
-			t->calls_rejected++;
-			tdm_pri_hangup(pri, ev->call, ev->ts ? 44 : 34);
-			return;
-		}
-		t->calls[ev->ts] = ev->call;
-		set_chan(t, ev->ts, TDM_CHAN_IN_USE);
-		break;
+		setup(t, pri, ev);
+		return;
 	case TDM_PRI_DISCONNECT:
 		if (!tdm_pri_call_user(ev->call)) {
 			tdm_pri_hangup(pri, ev->call, ev->cause ? ev->cause :

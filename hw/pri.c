@@ -801,6 +801,9 @@ static void on_ring(struct tdm_pri *pri, const pri_event_ring *r)
 		}
 	}
 	q->ev.ts = chan_ts(r->channel);
+	/* Q.931 s.4.5.13: the channel indicator's bit 4, "indicated
+	 * channel is exclusive" (libpri: not flexible) */
+	q->ev.exclusive = q->ev.ts && !r->flexible;
 	number_set(&q->ev.called, r->callednum, r->calledplan, 0);
 	number_set(&q->ev.calling, r->callingnum, r->callingplan,
 		   r->callingpres);

@@ -214,6 +214,8 @@ struct tdm_pri_event {
 	int layer1;			/* 2 mu-law, 3 A-law */
 	bool in_service;		/* SERVICE */
 	bool complete;			/* sending complete present */
+	bool exclusive;			/* SETUP: ts is exclusive, not
+					 * preferred */
 	char digits[64];		/* INFO */
 };
 

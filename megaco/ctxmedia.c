@@ -38,8 +38,8 @@ struct mg_cm {
 	bool have;			/* cur is valid */
 	struct tdm_chan *ch;		/* open, when the context has one */
 	struct media_chan *chan;
-	unsigned chan_gen;
-	bool chan_rtp;
+	unsigned chan_gen;		/* what chan was made for */
+	bool chan_rtp, chan_ec, chan_dtmf, chan_alaw;
 	unsigned digits_seq;
 	uint64_t frames;
 	bool counted;
@@ -330,11 +330,15 @@ static void cm_do_apply(struct mg_cm *cm, struct mg_cm_state *st)
 		cm->ch = NULL;
 	}
 	/* the channel: re-created for a new codec, RTP coming or going,
-	 * or DSP that is set at creation */
+	 * or DSP that is set at creation.  A context left without its
+	 * timeslot for a while (a call moving to another channel) keeps
+	 * its channel, and with it the RTP stream's SSRC and sequence:
+	 * only the next timeslot's DSP needs are compared. */
 	if (cm->chan && (!need || st->gen != cm->chan_gen ||
-			 st->rtp != cm->chan_rtp || st->ec != old->ec ||
-			 st->detect_dtmf != old->detect_dtmf ||
-			 st->alaw != old->alaw))
+			 st->rtp != cm->chan_rtp ||
+			 (st->tdm && (st->ec != cm->chan_ec ||
+				      st->detect_dtmf != cm->chan_dtmf ||
+				      st->alaw != cm->chan_alaw))))
 		chan_free(cm);
 	if (need && !cm->chan) {
 		err = chan_make(cm, st);
@@ -344,6 +348,9 @@ static void cm_do_apply(struct mg_cm *cm, struct mg_cm_state *st)
 		} else {
 			cm->chan_gen = st->gen;
 			cm->chan_rtp = st->rtp;
+			cm->chan_ec = st->ec && st->tdm;
+			cm->chan_dtmf = st->detect_dtmf;
+			cm->chan_alaw = st->alaw;
 			if (st->tone < MEDIA_TONE_COUNT)
 				media_chan_tone(cm->chan, st->tone);
 			if (st->ip_tone < MEDIA_TONE_COUNT)

@@ -30,6 +30,7 @@
 #define CAUSE_NORMAL	16	/* normal call clearing */
 #define CAUSE_NO_CHAN	34	/* no circuit/channel available */
 #define CAUSE_OOO	38	/* network out of order */
+#define CAUSE_CHAN_NA	44	/* requested circuit/channel not available */
 #define CAUSE_TEMP_FAIL	41	/* temporary failure */
 
 /*
@@ -472,18 +473,23 @@ static void incoming(struct sim_span *sp, const struct tdm_pri_event *ev)
 	GW_INFO("call=%s span=%u: SETUP from %s to %s, ch %u", c->id, sp->id,
 		c->calling, c->called, ts);
 
-	/* The channel: the one asked for if it is free, else one of ours
-	 * (a preferred channel may be replaced, Q.931 5.2.3.1). */
+	/* The channel: the one asked for if it is free.  Q.931 s.5.1.2:
+	 * a preferred one taken is replaced by one of ours; an exclusive
+	 * one taken refuses the call with cause 44.  That is also how a
+	 * call collision ends, the network's call keeping its channel
+	 * (s.5.7; Annex D.3 b). */
 	if (!ts_free(sp, ts))
-		ts = free_ts(sp);
+		ts = ev->exclusive ? 0 : free_ts(sp);
 	if (!ts) {
+		cause = ev->exclusive ? CAUSE_CHAN_NA : CAUSE_NO_CHAN;
 		c->behaviour = "congestion";
-		c->cause = CAUSE_NO_CHAN;
+		c->cause = cause;
 		c->cleared_by = "pstnsim";
 		c->clearing = true;
 		c->times[T_DISCONNECT] = unix_ms();
-		GW_INFO("call=%s: no free channel", c->id);
-		tdm_pri_hangup(sp->pri, ev->call, CAUSE_NO_CHAN);
+		GW_INFO("call=%s: %s", c->id, ev->exclusive ?
+			"the exclusive channel is taken" : "no free channel");
+		tdm_pri_hangup(sp->pri, ev->call, cause);
 		return;
 	}
 	take_ts(c, ts);

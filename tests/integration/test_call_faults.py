@@ -33,10 +33,11 @@ DCHAN_LOSS_S = 20
 
 
 def gateway(mg_extra="", spans="1,2", hunt="ascending", sim_extra="",
-            extra=""):
+            extra="", sim_span1=""):
     """pstnsim and the gateway in one run directory, as in test_calls.py,
     with the group's spans and hunting order, more [mg] settings, more
-    pstnsim numbers and more gateway sections."""
+    pstnsim numbers, more settings of pstnsim's span 1 and more gateway
+    sections."""
     pbx = free_port("udp", 12400, 400)
     conf = DEFAULT_CONF.replace("[mg]\n", "[mg]\n" + mg_extra) + \
         SPANS_CONF + f"""
@@ -59,7 +60,8 @@ from = addr:127.0.0.0/8
 target = group:pstn
 """ + extra
     gw = Gateway(conf, name="faults")
-    sim = Pstnsim(rundir=gw.rundir, conf=SIM_CONF + sim_extra)
+    sim = Pstnsim(rundir=gw.rundir, conf=SIM_CONF.replace(
+        "[span 1]\n", "[span 1]\n" + sim_span1) + sim_extra)
     sim.start()
     start_gateway(gw)
     gw.pbx = pbx
@@ -420,11 +422,11 @@ def kill_9_keeps_every_answered_call_in_the_cdr_store():
 
 # ---- 6. glare ----------------------------------------------------------
 
-def glare_gateway():
+def glare_gateway(sim_span1=""):
     """Span 1 alone, hunted from the top as pstnsim (the network side)
     hunts: both ends pick B-channel 31 first.  A PBX answers what comes
     from the PSTN."""
-    gw, sim = gateway(spans="1", hunt="descending")
+    gw, sim = gateway(spans="1", hunt="descending", sim_span1=sim_span1)
     gw.pbx_peer = rtp.RtpPeer()
     gw.uas = pbx(gw.pbx, gw.pbx_peer.port)
     time.sleep(0.3)
@@ -483,12 +485,29 @@ def glare_outcome(gw, sim, caller, log, peer, sim_id):
               f"{c['cause']} by {c['cleared_by']}")
 
 
+def both_connected(gw, sim, sim_id):
+    """Both calls up: pstnsim's and junctiond's own; returns pstnsim's
+    call and junctiond's outgoing one."""
+    def up():
+        mine = [c for c in sim.calls() if c["id"] == sim_id]
+        out = [c for c in gw.ctl_json("calls")["calls"]
+               if c["direction"] == "out" and c["state"] == "answered"]
+        return mine and mine[0]["state"] == "connected" and out
+    check(wait_for(up, 10, 0.1), "the two calls are not both up",
+          gw.ctl_json("calls"), sim.calls())
+    mine = [c for c in sim.calls() if c["id"] == sim_id][0]
+    out = [c for c in gw.ctl_json("calls")["calls"]
+           if c["direction"] == "out"][0]
+    return mine, out
+
+
 @tap.test
 def glare_on_the_channel_being_prepared():
-    """pstnsim's SETUP names the B-channel that junctiond has just
-    reserved for a SIP call, while the MG is still building that call's
-    context: the channel is taken (Q.931 s.5.7.2), the network's call
-    is refused with cause 44 and junctiond's goes on on its channel."""
+    """pstnsim's SETUP names, as exclusive, the B-channel that junctiond
+    has just reserved for a SIP call, while the MG is still building
+    that call's context: the channel is taken, the network's call is
+    refused with cause 44 (Q.931 s.5.2.3.1 c) and junctiond's goes on
+    on its channel."""
     gw, sim = glare_gateway()
     peer = rtp.RtpPeer()
     log = log_path()
@@ -512,19 +531,56 @@ def glare_on_the_channel_being_prepared():
         mine = [c for c in sim.calls() if c["id"] == sim_id][0]
         print(f"# pstnsim's call on ts {mine['ts']}: {mine['state']}, "
               f"cause {mine['cause']}")
+        check(mine["cause"] == 44, "not refused with cause 44", mine)
     finally:
         os.kill(mg, signal.SIGCONT)
     glare_outcome(gw, sim, caller, log, peer, sim_id)
 
 
 @tap.test
+def glare_preferred_channel_is_replaced():
+    """As above, but pstnsim names the channel as preferred: junctiond
+    takes the network's call on a free channel of its own choice, named
+    in its first answer (Q.931 s.5.2.3.1 b), and both calls connect,
+    each on its own B-channel at both ends."""
+    gw, sim = glare_gateway(sim_span1="exclusive = no\n")
+    peer = rtp.RtpPeer()
+    log = log_path()
+    mg = gw.mg_pid()
+    os.kill(mg, signal.SIGSTOP)
+    try:
+        caller = sipp([f"127.0.0.1:{gw.sip}", "-sf",
+                       os.path.join(SCEN, "uac_call_or_refused.xml"), "-s",
+                       "2000", "-m", "1", "-d", "3000", "-p",
+                       str(free_port("udp", 12400, 400)), "-key", "rtp_port",
+                       str(peer.port), "-trace_logs", "-log_file", log])
+        check(wait_for(lambda: seized(gw, 31, "reserved"), 5, 0.05),
+              "junctiond did not reserve ts 31", gw.ctl_json("channels"))
+        r = sim.cmd({"cmd": "call", "from": "5551234", "to": "7001",
+                     "span": 1, "then": "milliwatt", "call_length_s": 2})
+        check(r.get("ok"), r)
+        sim_id = r["id"]
+        check(wait_for(lambda: [c for c in sim.calls() if c["id"] == sim_id
+                                and c["state"] != "setup"], 5, 0.05),
+              "no answer to pstnsim's SETUP", sim.calls())
+    finally:
+        os.kill(mg, signal.SIGCONT)
+    mine, out = both_connected(gw, sim, sim_id)
+    print(f"# pstnsim's call on ts {mine['ts']}, junctiond's on {out['ts']}")
+    check(mine["ts"] != 31 and out["ts"] == 31, mine, out)
+    glare_outcome(gw, sim, caller, log, peer, sim_id)
+
+
+@tap.test
 def glare_setups_cross_on_the_link():
-    """Both ends send a SETUP for B-channel 31 of span 1 at once: the
-    D-channel is held silent for a moment so that the two SETUPs cross
-    on the link (Q.921 delivers both when it recovers).  Q.931 s.5.7.2:
-    the network resolves the collision; junctiond refuses the network's
-    call on its channel and follows its own call to whatever channel
-    the network gives it (s.5.1.2)."""
+    """Both ends send a SETUP naming B-channel 31 of span 1 as exclusive
+    at once: the D-channel is held silent for a moment so that the two
+    SETUPs cross on the link (Q.921 delivers both when it recovers).
+    Q.931 s.5.7 (and Annex D.3 b): the network's call has priority and
+    keeps the channel, and the network clears junctiond's SETUP with
+    cause 44.  junctiond, the user side, gives the channel up to the
+    network's call at once and places its own again on another
+    channel: both calls connect."""
     gw, sim = glare_gateway()
     peer = rtp.RtpPeer()
     log = log_path()
@@ -546,6 +602,13 @@ def glare_setups_cross_on_the_link():
     time.sleep(0.3)
     r = sim.cmd({"cmd": "dchan", "span": 1, "up": True})
     check(r.get("ok"), r)
+    mine, out = both_connected(gw, sim, sim_id)
+    print(f"# pstnsim's call on ts {mine['ts']}, junctiond's on {out['ts']}")
+    check(mine["ts"] == 31 and out["ts"] not in (0, 31), mine, out)
+    refused = [c for c in sim.calls() if c["direction"] == "in" and
+               c["cause"] == 44]
+    check(refused, "pstnsim did not refuse junctiond's first SETUP",
+          sim.calls())
     glare_outcome(gw, sim, caller, log, peer, sim_id)
 
 
