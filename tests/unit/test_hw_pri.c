@@ -323,6 +323,7 @@ static void full_call(struct side *a, struct side *b, unsigned ts)
 	cb = ev->call;
 	assert_non_null(cb);
 	assert_int_equal(ev->ts, ts);
+	assert_true(ev->exclusive);		/* e1_conf's */
 	assert_int_equal(tdm_pri_call_ts(cb), ts);
 	assert_number(&ev->called, &su.called);
 	assert_number(&ev->calling, &su.calling);
@@ -476,6 +477,7 @@ static void test_overlap(void **state)
 	cb = ev->call;
 	assert_false(ev->complete);
 	assert_int_equal(ev->ts, 0);
+	assert_false(ev->exclusive);		/* no channel named */
 	assert_string_equal(ev->called.digits, "55");
 
 	/* The network picks timeslot 12. */
@@ -504,6 +506,36 @@ static void test_overlap(void **state)
 	assert_int_equal(tdm_pri_hangup(net.pri, cb, 16), 0);
 	assert_true(wait_ev(&cpe, TDM_PRI_DISCONNECT, 1, 1000));
 	assert_int_equal(tdm_pri_hangup(cpe.pri, ca, 16), 0);
+	assert_true(wait_ev(&cpe, TDM_PRI_RELEASE, 1, 1000));
+	assert_true(wait_ev(&net, TDM_PRI_RELEASE, 1, 1000));
+	pair_close();
+}
+
+/* A preferred channel (exclusive = no) comes as preferred, and the
+ * answer may name another one, which both ends then hold. */
+static void test_preferred_channel(void **state)
+{
+	struct tdm_pri_conf c = e1_conf;
+	const struct tdm_pri_event *ev;
+	struct tdm_pri_call *ca, *cb;
+
+	(void)state;
+	c.exclusive = false;
+	open_up(&c);
+	ca = place(&cpe, 7, "1000", true);
+	assert_true(wait_ev(&net, TDM_PRI_SETUP, 1, 1000));
+	ev = last(&net, TDM_PRI_SETUP);
+	cb = ev->call;
+	assert_int_equal(ev->ts, 7);
+	assert_false(ev->exclusive);
+	assert_int_equal(tdm_pri_proceeding(net.pri, cb, 9, false), 0);
+	assert_true(wait_ev(&cpe, TDM_PRI_PROCEEDING, 1, 1000));
+	assert_int_equal(last(&cpe, TDM_PRI_PROCEEDING)->ts, 9);
+	assert_int_equal(tdm_pri_call_ts(ca), 9);
+	assert_int_equal(tdm_pri_call_ts(cb), 9);
+	assert_int_equal(tdm_pri_hangup(cpe.pri, ca, 16), 0);
+	assert_true(wait_ev(&net, TDM_PRI_DISCONNECT, 1, 1000));
+	assert_int_equal(tdm_pri_hangup(net.pri, cb, 16), 0);
 	assert_true(wait_ev(&cpe, TDM_PRI_RELEASE, 1, 1000));
 	assert_true(wait_ev(&net, TDM_PRI_RELEASE, 1, 1000));
 	pair_close();
@@ -916,6 +948,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		UNIT_TEST(test_api),
 		UNIT_TEST(test_dchan_up),
+		UNIT_TEST(test_preferred_channel),
 		UNIT_TEST(test_call_cpe_to_net),
 		UNIT_TEST(test_call_net_to_cpe),
 		UNIT_TEST(test_causes),
