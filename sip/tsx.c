@@ -595,6 +595,7 @@ static void tsx_destroy(void *data)
 	struct sip_tsx *tsx = data;
 
 	gw_tmr_cancel(&tsx->tmr);
+	free(tsx->done);
 	fo_free(tsx->fo);
 	gw_mem_deref(tsx->conn);
 	gw_mem_deref(tsx->totag);
@@ -669,9 +670,10 @@ static void timer_set(int *len, struct timeval *start, int want)
 }
 
 /*
- * Our T1 for a new client transaction: libosip2 starts A/E at its
- * compiled-in T1 and B/F at 64*T1 (s.17.1.1.2, s.17.1.2.2) when it
- * builds the transaction; a configured T1 moves them.
+ * Our T1 for a new transaction: libosip2 sets A/E (client) and G
+ * (server) to its compiled-in T1 and B/F/H/J to 64*T1 (s.17.1.1.2,
+ * s.17.1.2.2, s.17.2.1, s.17.2.2) when it builds the transaction; a
+ * configured T1 moves them.
  */
 static void tsx_timers(osip_transaction_t *tr, unsigned t1)
 {
@@ -689,6 +691,16 @@ static void tsx_timers(osip_transaction_t *tr, unsigned t1)
 		timer_set(&tr->nict_context->timer_f_length,
 			  &tr->nict_context->timer_f_start, 64 * (int)t1);
 	}
+	/* s.17.2.1: G starts at T1 and H is 64*T1; s.17.2.2: J 64*T1 */
+	if (tr->ist_context) {
+		timer_set(&tr->ist_context->timer_g_length,
+			  &tr->ist_context->timer_g_start, (int)t1);
+		timer_set(&tr->ist_context->timer_h_length,
+			  &tr->ist_context->timer_h_start, 64 * (int)t1);
+	}
+	if (tr->nist_context)
+		timer_set(&tr->nist_context->timer_j_length,
+			  &tr->nist_context->timer_j_start, 64 * (int)t1);
 }
 
 /**
@@ -1302,6 +1314,116 @@ static osip_event_t *timer_due(const osip_transaction_t *tr, uint64_t *msp)
 	return NULL;
 }
 
+/*
+ * A non-INVITE server transaction that has sent its final response over
+ * UDP only absorbs retransmissions of its request until Timer J fires,
+ * 64*T1 later (s.17.2.2), answering each with that response.  For that
+ * the libosip2 transaction is more than it needs: about 15 KiB (mostly a
+ * DNS SRV record, which a server transaction never uses) and the parsed
+ * request and response, some 21 KiB in all, kept 32 s for every BYE.
+ * So it goes, and what is kept is the response as sent and the request's
+ * key, under 1 KiB: the top Via's branch and sent-by and the method,
+ * which match a retransmission (s.17.2.3), and the Call-ID, CSeq and
+ * From tag, which tell a merged request (s.8.2.2.2).
+ */
+struct sip_tsx_done {
+	const char *branch, *host, *port, *method, *cseq, *from_tag, *call_id;
+	size_t resp_len;
+	char *resp;
+	char buf[];		/* the strings above, then resp */
+};
+
+static struct sip_tsx_done *done_new(const osip_transaction_t *tr)
+{
+	const char *v[7];
+	char *cid = NULL, *resp = NULL, *p;
+	size_t len[7], n = 0, rlen = 0, i;
+	struct sip_tsx_done *d = NULL;
+
+	v[0] = sip_via_param(tr->topvia, "branch");
+	v[1] = tr->topvia ? tr->topvia->host : NULL;
+	v[2] = tr->topvia && tr->topvia->port ? tr->topvia->port : "";
+	v[3] = tr->cseq ? tr->cseq->method : NULL;
+	v[4] = tr->cseq ? tr->cseq->number : NULL;
+	v[5] = tr->from ? sip_tag(tr->from) : NULL;
+	if (!v[5])
+		v[5] = "";
+	if (!v[0] || strncmp(v[0], "z9hG4bK", 7) || !v[1] || !v[3] ||
+	    !v[4] || !tr->last_response || !tr->callid ||
+	    osip_call_id_to_str(tr->callid, &cid) < 0 || !cid)
+		return NULL;		/* RFC 2543 matching: libosip2's */
+	v[6] = cid;
+	if (osip_message_to_str(tr->last_response, &resp, &rlen) < 0 ||
+	    !resp)
+		goto out;
+	for (i = 0; i < 7; i++)
+		n += (len[i] = strlen(v[i])) + 1;
+	d = malloc(sizeof(*d) + n + rlen);
+	if (!d)
+		goto out;
+	p = d->buf;
+	for (i = 0; i < 7; i++) {
+		memcpy(p, v[i], len[i] + 1);
+		v[i] = p;
+		p += len[i] + 1;
+	}
+	d->branch = v[0];
+	d->host = v[1];
+	d->port = v[2];
+	d->method = v[3];
+	d->cseq = v[4];
+	d->from_tag = v[5];
+	d->call_id = v[6];
+	d->resp = p;
+	d->resp_len = rlen;
+	memcpy(p, resp, rlen);
+ out:
+	osip_free(cid);
+	osip_free(resp);
+	return d;
+}
+
+/* req is a retransmission of d's request (s.17.2.3). */
+static bool done_match(const struct sip_tsx_done *d,
+		       const osip_message_t *req)
+{
+	osip_via_t *via = NULL;
+	const char *b;
+
+	osip_message_get_via(req, 0, &via);
+	b = sip_via_param(via, "branch");
+	return b && via->host && req->sip_method &&
+		!strcmp(b, d->branch) && !strcasecmp(via->host, d->host) &&
+		!strcmp(via->port ? via->port : "", d->port) &&
+		!strcmp(req->sip_method, d->method);
+}
+
+static void done_expired(void *arg)
+{
+	struct sip_tsx *tsx = arg;
+
+	tsx_end(tsx);			/* Timer J */
+	sip_tsx_run(tsx->ua);
+}
+
+/* tsx completed over UDP (see above): keep only what Timer J needs;
+ * false when it keeps its libosip2 transaction. */
+static bool tsx_compact(struct sip_tsx *tsx, uint64_t ms)
+{
+	struct sip_tsx_done *d;
+
+	if (tsx->type != NIST || tsx->tp != SIP_UDP || !tsx->tr ||
+	    tsx->tr->state != NIST_COMPLETED || ms == UINT64_MAX ||
+	    !(d = done_new(tsx->tr)))
+		return false;
+	tsx->done = d;
+	osip_transaction_set_reserved1(tsx->tr, NULL);
+	osip_transaction_free2(tsx->tr);
+	tsx->tr = NULL;
+	gw_tmr_start(&tsx->tmr, ms, done_expired, tsx);
+	return true;
+}
+
 static void tsx_tmr_expired(void *arg)
 {
 	struct sip_tsx *tsx = arg;
@@ -1316,13 +1438,20 @@ static void tsx_arm(struct sip_tsx *tsx)
 	osip_event_t *ev;
 	uint64_t ms;
 
+	if (tsx->done)
+		return;			/* Timer J alone */
 	while (tsx->tr && !tsx->killed &&
 	       (ev = timer_due(tsx->tr, &ms)) != NULL)
 		osip_transaction_execute(tsx->tr, ev);
-	if (!tsx->tr || tsx->killed || ms == UINT64_MAX)
+	if (!tsx->tr || tsx->killed || ms == UINT64_MAX) {
 		gw_tmr_cancel(&tsx->tmr);
-	else
+	} else if (tsx->type == NIST && tsx->tr->state == NIST_COMPLETED &&
+		   tsx->ua->in_request) {
+		/* a handler still holds the request: after it returns */
+		gw_tmr_start(&tsx->tmr, 0, tsx_tmr_expired, tsx);
+	} else if (!tsx_compact(tsx, ms)) {
 		gw_tmr_start(&tsx->tmr, ms, tsx_tmr_expired, tsx);
+	}
 }
 
 /* Run the events queued for each transaction (tsx_post), the server
@@ -1492,7 +1621,27 @@ static bool merged(struct sip_ua *ua, const osip_message_t *req)
 	osip_message_get_via(req, 0, &v1);
 	b1 = sip_via_param(v1, "branch");
 	for (t = *bucket(ua, callid_hash(req->call_id)); t; t = t->next) {
-		if (!t->tr || t->killed || (t->type != IST && t->type != NIST))
+		if (t->killed || (t->type != IST && t->type != NIST))
+			continue;
+		if (t->done) {
+			const struct sip_tsx_done *d = t->done;
+			char *cid = NULL;
+			bool same;
+
+			if (osip_call_id_to_str(req->call_id, &cid) < 0 ||
+			    !cid)
+				continue;
+			same = !strcmp(cid, d->call_id) &&
+				!strcmp(d->cseq, req->cseq->number) &&
+				!strcmp(d->method, req->cseq->method) &&
+				!strcmp(d->from_tag, ft) &&
+				!(b1 && !strcmp(b1, d->branch));
+			osip_free(cid);
+			if (same)
+				return true;
+			continue;
+		}
+		if (!t->tr)
 			continue;
 		o = t->tr->orig_request;
 		if (!o || o == req || !o->call_id || !o->cseq || !o->from)
@@ -1660,10 +1809,20 @@ static struct sip_tsx *tsx_find(struct sip_ua *ua, osip_event_t *evt)
 	else
 		type = !strcmp(meth, "INVITE") ? ICT : NICT;
 	osip_list_init(&cand);
-	for (t = *bucket(ua, callid_hash(m->call_id)); t; t = t->next)
-		if (t->type == type && t->tr &&
-		    osip_list_add(&cand, t->tr, 0) < 0)
+	for (t = *bucket(ua, callid_hash(m->call_id)); t; t = t->next) {
+		if (t->type != type)
+			continue;
+		if (t->done && !t->killed && MSG_IS_REQUEST(m) &&
+		    done_match(t->done, m))
 			break;
+		if (t->tr && osip_list_add(&cand, t->tr, 0) < 0)
+			break;
+	}
+	if (t && t->done) {
+		while (osip_list_size(&cand) > 0)
+			osip_list_remove(&cand, 0);
+		return t;
+	}
 	if (osip_list_size(&cand) > 0)
 		tr = osip_transaction_find(&cand, evt);
 	while (osip_list_size(&cand) > 0)
@@ -1676,6 +1835,13 @@ static bool tsx_find_post(struct sip_ua *ua, osip_event_t *evt)
 {
 	struct sip_tsx *t = tsx_find(ua, evt);
 
+	if (t && t->done) {
+		/* s.17.2.2: the final response again */
+		sip_transport_send(ua, t->tp, &t->dst, t->conn,
+				   t->done->resp, t->done->resp_len);
+		osip_event_free(evt);
+		return true;
+	}
 	if (!t || !t->tr)
 		return false;
 	tsx_post(t, evt);
@@ -1740,6 +1906,7 @@ static void recv_request(struct sip_ua *ua, const struct sip_src *src,
 		tsx->totag = gw_mem_strdup(tag);
 	}
 	tsx_link(tsx, tr, req);
+	tsx_timers(tr, ua->conf.t1_ms);
 	/* The request now belongs to the transaction (tr->orig_request). */
 	osip_transaction_execute(tr, evt);
 	req = tr->orig_request;

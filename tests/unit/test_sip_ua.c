@@ -656,6 +656,61 @@ static void test_many_transactions(void **state)
 }
 
 /*
+ * A non-INVITE server transaction over UDP after its final response
+ * (s.17.2.2): a retransmission of the request gets the same response,
+ * byte for byte, and nothing new; a request with the same Call-ID, CSeq
+ * and From tag but another branch is a merged request (482, s.8.2.2.2);
+ * after Timer J (64*T1, T1 = 20 ms here) the transaction is gone, and
+ * the same request again is a new one.
+ */
+static void test_server_completed(void **state)
+{
+	struct sip_conf conf = { .t1_ms = 20 };
+	struct sip_ua *ua = ua_new(PORT_B, NULL, NULL, &conf);
+	char first[8192];
+	long long created;
+	struct raw r;
+	unsigned k;
+
+	(void)state;
+	raw_open(&r, PORT_C);
+	send_options(&r, 1, 1);
+	for (k = 0; k < 20 && r.got < 1; k++)
+		gw_loop_run_timeout(100);
+	assert_int_equal(r.got, 1);
+	assert_non_null(strstr(r.buf, "SIP/2.0 200 "));
+	memcpy(first, r.buf, r.len + 1);
+	created = stat_int(ua, "transactions_created");
+
+	send_options(&r, 1, 1);			/* a retransmission */
+	for (k = 0; k < 20 && r.got < 2; k++)
+		gw_loop_run_timeout(50);
+	assert_int_equal(r.got, 2);
+	assert_string_equal(r.buf, first);
+	assert_int_equal(stat_int(ua, "transactions_created"), created);
+	assert_int_equal(tsx_alive(ua), 1);
+
+	send_options(&r, 1, 2);			/* merged */
+	for (k = 0; k < 20 && r.got < 3; k++)
+		gw_loop_run_timeout(50);
+	assert_int_equal(r.got, 3);
+	assert_non_null(strstr(r.buf, "SIP/2.0 482 "));
+	assert_non_null(strstr(r.buf, "branch=z9hG4bKmany1.2"));
+
+	for (k = 0; k < 40 && tsx_alive(ua); k++)
+		gw_loop_run_timeout(100);
+	assert_int_equal(tsx_alive(ua), 0);
+	send_options(&r, 1, 1);			/* after Timer J: new */
+	for (k = 0; k < 20 && r.got < 4; k++)
+		gw_loop_run_timeout(50);
+	assert_int_equal(r.got, 4);
+	assert_non_null(strstr(r.buf, "SIP/2.0 200 "));
+	assert_int_equal(stat_int(ua, "transactions_created"), created + 2);
+	raw_close(&r);
+	gw_mem_deref(ua);
+}
+
+/*
  * A non-INVITE client transaction over UDP to a peer that never answers
  * (s.17.1.2.2): sent, sent again each time Timer E fires, and failed
  * with a timeout when Timer F = 64*T1 does.  T1 is 20 ms here; libosip2
@@ -903,6 +958,8 @@ int main(void)
 			test_invite_retransmitted_after_2xx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_transactions,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_completed, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_client_timers, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_update, setup, teardown),
