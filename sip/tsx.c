@@ -1315,16 +1315,19 @@ static osip_event_t *timer_due(const osip_transaction_t *tr, uint64_t *msp)
 }
 
 /*
- * A non-INVITE server transaction that has sent its final response over
- * UDP only absorbs retransmissions of its request until Timer J fires,
- * 64*T1 later (s.17.2.2), answering each with that response.  For that
- * the libosip2 transaction is more than it needs: about 15 KiB (mostly a
- * DNS SRV record, which a server transaction never uses) and the parsed
- * request and response, some 21 KiB in all, kept 32 s for every BYE.
- * So it goes, and what is kept is the response as sent and the request's
- * key, under 1 KiB: the top Via's branch and sent-by and the method,
- * which match a retransmission (s.17.2.3), and the Call-ID, CSeq and
- * From tag, which tell a merged request (s.8.2.2.2).
+ * A transaction completed over UDP only absorbs retransmissions until
+ * its last timer: a non-INVITE server transaction answers a request
+ * again with its final response until Timer J, 64*T1 (s.17.2.2); a
+ * non-INVITE client transaction drops responses until Timer K, T4
+ * (s.17.1.2.2); an INVITE client transaction answers a final response
+ * again with its ACK until Timer D, 32 s (s.17.1.1.2).  For that the
+ * libosip2 transaction is more than it needs: about 15 KiB (mostly a DNS
+ * SRV record it no longer uses) and the parsed messages, some 21 KiB in
+ * all, kept 32 s for every BYE.  So it goes, and what is kept is the
+ * message to send again and the request's key, under 1 KiB: the top
+ * Via's branch and sent-by and the method, which match a retransmission
+ * (s.17.2.3, s.17.1.3), and the Call-ID, CSeq and From tag, which tell
+ * a merged request (s.8.2.2.2).
  */
 struct sip_tsx_done {
 	const char *branch, *host, *port, *method, *cseq, *from_tag, *call_id;
@@ -1333,7 +1336,8 @@ struct sip_tsx_done {
 	char buf[];		/* the strings above, then resp */
 };
 
-static struct sip_tsx_done *done_new(const osip_transaction_t *tr)
+static struct sip_tsx_done *done_new(const osip_transaction_t *tr,
+				     osip_message_t *again)
 {
 	const char *v[7];
 	char *cid = NULL, *resp = NULL, *p;
@@ -1349,12 +1353,12 @@ static struct sip_tsx_done *done_new(const osip_transaction_t *tr)
 	if (!v[5])
 		v[5] = "";
 	if (!v[0] || strncmp(v[0], "z9hG4bK", 7) || !v[1] || !v[3] ||
-	    !v[4] || !tr->last_response || !tr->callid ||
+	    !v[4] || !tr->callid ||
 	    osip_call_id_to_str(tr->callid, &cid) < 0 || !cid)
 		return NULL;		/* RFC 2543 matching: libosip2's */
 	v[6] = cid;
-	if (osip_message_to_str(tr->last_response, &resp, &rlen) < 0 ||
-	    !resp)
+	if (again && (osip_message_to_str(again, &resp, &rlen) < 0 ||
+		      !resp))
 		goto out;
 	for (i = 0; i < 7; i++)
 		n += (len[i] = strlen(v[i])) + 1;
@@ -1374,28 +1378,34 @@ static struct sip_tsx_done *done_new(const osip_transaction_t *tr)
 	d->cseq = v[4];
 	d->from_tag = v[5];
 	d->call_id = v[6];
-	d->resp = p;
+	d->resp = rlen ? p : NULL;
 	d->resp_len = rlen;
-	memcpy(p, resp, rlen);
+	if (rlen)
+		memcpy(p, resp, rlen);
  out:
 	osip_free(cid);
 	osip_free(resp);
 	return d;
 }
 
-/* req is a retransmission of d's request (s.17.2.3). */
-static bool done_match(const struct sip_tsx_done *d,
-		       const osip_message_t *req)
+/* m is a retransmission of d's request (s.17.2.3), or a response to it
+ * (s.17.1.3). */
+static bool done_match(const struct sip_tsx_done *d, const osip_message_t *m)
 {
 	osip_via_t *via = NULL;
 	const char *b;
 
-	osip_message_get_via(req, 0, &via);
+	osip_message_get_via(m, 0, &via);
 	b = sip_via_param(via, "branch");
-	return b && via->host && req->sip_method &&
-		!strcmp(b, d->branch) && !strcasecmp(via->host, d->host) &&
+	if (!b || strcmp(b, d->branch))
+		return false;
+	if (!MSG_IS_REQUEST(m))
+		return m->cseq && m->cseq->method &&
+			!strcmp(m->cseq->method, d->method);
+	return via->host && m->sip_method &&
+		!strcasecmp(via->host, d->host) &&
 		!strcmp(via->port ? via->port : "", d->port) &&
-		!strcmp(req->sip_method, d->method);
+		!strcmp(m->sip_method, d->method);
 }
 
 static void done_expired(void *arg)
@@ -1406,15 +1416,28 @@ static void done_expired(void *arg)
 	sip_tsx_run(tsx->ua);
 }
 
-/* tsx completed over UDP (see above): keep only what Timer J needs;
- * false when it keeps its libosip2 transaction. */
+/* tsx completed over UDP (see above): keep only what its last timer
+ * needs; false when it keeps its libosip2 transaction.  A request that
+ * may go on to another target (failover) keeps it. */
 static bool tsx_compact(struct sip_tsx *tsx, uint64_t ms)
 {
+	osip_transaction_t *tr = tsx->tr;
 	struct sip_tsx_done *d;
+	osip_message_t *again;
 
-	if (tsx->type != NIST || tsx->tp != SIP_UDP || !tsx->tr ||
-	    tsx->tr->state != NIST_COMPLETED || ms == UINT64_MAX ||
-	    !(d = done_new(tsx->tr)))
+	if (tsx->tp != SIP_UDP || !tr || tsx->fo || ms == UINT64_MAX)
+		return false;
+	if (tsx->type == NIST && tr->state == NIST_COMPLETED &&
+	    tr->last_response)
+		again = tr->last_response;
+	else if (tsx->type == NICT && tr->state == NICT_COMPLETED)
+		again = NULL;
+	else if (tsx->type == ICT && tr->state == ICT_COMPLETED && tr->ack)
+		again = tr->ack;
+	else
+		return false;
+	d = done_new(tr, again);
+	if (!d)
 		return false;
 	tsx->done = d;
 	osip_transaction_set_reserved1(tsx->tr, NULL);
@@ -1836,9 +1859,13 @@ static bool tsx_find_post(struct sip_ua *ua, osip_event_t *evt)
 	struct sip_tsx *t = tsx_find(ua, evt);
 
 	if (t && t->done) {
-		/* s.17.2.2: the final response again */
-		sip_transport_send(ua, t->tp, &t->dst, t->conn,
-				   t->done->resp, t->done->resp_len);
+		/* the final response again (s.17.2.2), or the ACK for a
+		 * final response again (s.17.1.1.2); a response to a
+		 * non-INVITE is dropped (s.17.1.2.2) */
+		if (t->done->resp && (MSG_IS_REQUEST(evt->sip) ||
+				      evt->sip->status_code >= 300))
+			sip_transport_send(ua, t->tp, &t->dst, t->conn,
+					   t->done->resp, t->done->resp_len);
 		osip_event_free(evt);
 		return true;
 	}

@@ -85,6 +85,9 @@ struct raw {
 	struct sockaddr_in from;
 	unsigned answer;	/* status to answer OPTIONS with; 0: none */
 	unsigned got;
+	bool twice;		/* send each answer twice */
+	unsigned busy;		/* INVITEs answered 486 (twice) */
+	unsigned acks;
 };
 
 static void raw_readable(int flags, void *arg);
@@ -153,16 +156,33 @@ static void raw_readable(int flags, void *arg)
 	r->len = (size_t)n;
 	r->buf[n] = '\0';
 	r->got++;
-	if (r->answer && !strncmp(r->buf, "OPTIONS ", 8)) {
-		snprintf(resp, sizeof(resp), "SIP/2.0 %u X\r\n", r->answer);
+	if (!strncmp(r->buf, "ACK ", 4))
+		r->acks++;
+	if ((r->answer && !strncmp(r->buf, "OPTIONS ", 8)) ||
+	    (r->busy && !strncmp(r->buf, "INVITE ", 7))) {
+		bool inv = r->buf[0] == 'I';
+		char *to;
+
+		snprintf(resp, sizeof(resp), "SIP/2.0 %u X\r\n",
+			 inv ? 486 : r->answer);
 		copy_line(resp, sizeof(resp), r->buf, "Via: ");
 		copy_line(resp, sizeof(resp), r->buf, "From: ");
 		copy_line(resp, sizeof(resp), r->buf, "To: ");
+		if (inv) {
+			to = strstr(resp, "To: ");
+			memmove(strstr(to, "\r\n") + 7, strstr(to, "\r\n"),
+				strlen(strstr(to, "\r\n")) + 1);
+			memcpy(strstr(to, "\r\n"), ";tag=rb", 7);
+			r->busy--;
+		}
 		copy_line(resp, sizeof(resp), r->buf, "Call-ID: ");
 		copy_line(resp, sizeof(resp), r->buf, "CSeq: ");
 		strcat(resp, "Content-Length: 0\r\n\r\n");
 		sendto(r->fd, resp, strlen(resp), 0,
 		       (struct sockaddr *)&r->from, sl);
+		if (r->twice || inv)
+			sendto(r->fd, resp, strlen(resp), 0,
+			       (struct sockaddr *)&r->from, sl);
 	}
 	gw_loop_stop();
 }
@@ -711,6 +731,57 @@ static void test_server_completed(void **state)
 }
 
 /*
+ * Client transactions over UDP after a final response that came twice:
+ * a non-INVITE's second 200 is absorbed (one result to its owner) until
+ * Timer K, T4 = 5 s, ends it (s.17.1.2.2); an INVITE's second 486 gets
+ * the ACK again (s.17.1.1.2), and the call ends once.
+ */
+static void test_client_completed(void **state)
+{
+	struct sip_ua *ua = ua_new(PORT_A, NULL, NULL, NULL);
+	struct sip_peer_conf pc = {
+		.name = "twice", .host = "127.0.0.1", .port = PORT_C,
+		.transport = SIP_UDP, .interval_s = 1000, .max_failures = 1,
+	};
+	struct sip_call_params p = {0};
+	struct side a = {0};
+	struct peers pp = {0};
+	struct raw r;
+	char uri[64];
+	unsigned k;
+
+	(void)state;
+	raw_open(&r, PORT_C);
+	r.answer = 200;
+	r.twice = true;
+	assert_int_equal(sip_peer_add(NULL, ua, &pc, peer_event, &pp), 0);
+	run_until(&pp.up, 1);
+	for (k = 0; k < 5; k++)
+		gw_loop_run_timeout(100);
+	assert_int_equal(pp.up, 1);
+	assert_int_equal(pp.down, 0);
+	assert_int_equal(tsx_alive(ua), 1);	/* until Timer K */
+	for (k = 0; k < 70 && tsx_alive(ua); k++)
+		gw_loop_run_timeout(100);
+	assert_int_equal(tsx_alive(ua), 0);
+
+	r.busy = 1;
+	snprintf(uri, sizeof(uri), "sip:2000@127.0.0.1:%u", PORT_C);
+	p.uri = uri;
+	p.sdp = sdp_a;
+	assert_int_equal(sip_session_connect(&a.sess, ua, &p, side_event,
+					     &a), 0);
+	run_until(&a.closed, 1);
+	assert_int_equal(a.last_status, 486);
+	for (k = 0; k < 20 && r.acks < 2; k++)
+		gw_loop_run_timeout(100);
+	assert_int_equal(r.acks, 2);
+	assert_int_equal(a.closed, 1);
+	raw_close(&r);
+	gw_mem_deref(ua);
+}
+
+/*
  * A non-INVITE client transaction over UDP to a peer that never answers
  * (s.17.1.2.2): sent, sent again each time Timer E fires, and failed
  * with a timeout when Timer F = 64*T1 does.  T1 is 20 ms here; libosip2
@@ -959,6 +1030,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_many_transactions,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_completed, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_client_completed, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_client_timers, setup,
 						teardown),
