@@ -30,8 +30,8 @@
 #define CAUSE_NORMAL	16	/* normal call clearing */
 #define CAUSE_NO_CHAN	34	/* no circuit/channel available */
 #define CAUSE_OOO	38	/* network out of order */
-#define CAUSE_CHAN_NA	44	/* requested circuit/channel not available */
 #define CAUSE_TEMP_FAIL	41	/* temporary failure */
+#define CAUSE_CHAN_NA	44	/* requested circuit/channel not available */
 
 /*
  * How long the D-channel must have been up before we send a SETUP.  When

@@ -130,8 +130,8 @@ struct sip_tsx {
 	void *owned;			/* a gw_mem reference, dropped with
 					 * the transaction (client) */
 	struct sip_tsx_fo *fo;		/* a request to a name (tsx.c) */
-	struct sip_tsx_done *done;	/* server, completed: what is left
-					 * of it (tsx.c) */
+	struct sip_tsx_done *done;	/* completed over UDP: what is
+					 * left of it (tsx.c) */
 	bool killed;
 	bool final_sent;		/* server */
 	bool run_queued, dead_queued;

@@ -1412,7 +1412,7 @@ static void done_expired(void *arg)
 {
 	struct sip_tsx *tsx = arg;
 
-	tsx_end(tsx);			/* Timer J */
+	tsx_end(tsx);			/* Timer J, K or D */
 	sip_tsx_run(tsx->ua);
 }
 
@@ -1462,7 +1462,7 @@ static void tsx_arm(struct sip_tsx *tsx)
 	uint64_t ms;
 
 	if (tsx->done)
-		return;			/* Timer J alone */
+		return;			/* its last timer alone */
 	while (tsx->tr && !tsx->killed &&
 	       (ev = timer_due(tsx->tr, &ms)) != NULL)
 		osip_transaction_execute(tsx->tr, ev);
@@ -1835,8 +1835,7 @@ static struct sip_tsx *tsx_find(struct sip_ua *ua, osip_event_t *evt)
 	for (t = *bucket(ua, callid_hash(m->call_id)); t; t = t->next) {
 		if (t->type != type)
 			continue;
-		if (t->done && !t->killed && MSG_IS_REQUEST(m) &&
-		    done_match(t->done, m))
+		if (t->done && !t->killed && done_match(t->done, m))
 			break;
 		if (t->tr && osip_list_add(&cand, t->tr, 0) < 0)
 			break;
