@@ -109,10 +109,10 @@ static void forget_call(struct trunk *t, struct tdm_pri_call *call)
 	}
 }
 
+/* Not a B-channel, or one call control cannot take (gw_trunk_busy). */
 static bool chan_taken(const struct trunk *t, unsigned ts)
 {
-	return !ts || ts >= TDM_MAX_TS || t->calls[ts] || t->held[ts] ||
-		t->blocked[ts] || !tdm_span_is_bearer_ts(t->span, ts);
+	return !tdm_span_is_bearer_ts(t->span, ts) || gw_trunk_busy(t->id, ts);
 }
 
 /*
@@ -135,9 +135,7 @@ static void setup(struct trunk *t, struct tdm_pri *pri,
 	    t->sig != GW_SIG_PRI_NET && !t->blocked[e.ts])
 		gw_call_yield(t->id, e.ts);
 	if (chan_taken(t, e.ts) && !e.exclusive) {
-		for (ts = 1; ts < TDM_MAX_TS && (chan_taken(t, ts) ||
-						 gw_trunk_busy(t->id, ts));
-		     ts++)
+		for (ts = 1; ts < TDM_MAX_TS && chan_taken(t, ts); ts++)
 			;
 		if (ts < TDM_MAX_TS) {
 			GW_INFO("span %u: the far end's call on ts %u, not "

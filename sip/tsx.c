@@ -1189,14 +1189,20 @@ int sip_tsx_respond(struct sip_tsx *tsx, const osip_message_t *req,
 	return sip_tsx_respond_msg(tsx, resp);
 }
 
+/* tsx's libosip2 transaction goes (tsx may stay, tsx_compact). */
+static void tsx_drop_tr(struct sip_tsx *tsx)
+{
+	if (!tsx->tr)
+		return;
+	osip_transaction_set_reserved1(tsx->tr, NULL);
+	osip_transaction_free2(tsx->tr);	/* in no list */
+	tsx->tr = NULL;
+}
+
 static void tsx_free(struct sip_tsx *tsx)
 {
 	gw_tmr_cancel(&tsx->tmr);
-	if (tsx->tr) {
-		osip_transaction_set_reserved1(tsx->tr, NULL);
-		osip_transaction_free2(tsx->tr);	/* in no list */
-		tsx->tr = NULL;
-	}
+	tsx_drop_tr(tsx);
 	tsx->killed = true;
 	gw_mem_deref(tsx);		/* the index's reference */
 }
@@ -1440,9 +1446,7 @@ static bool tsx_compact(struct sip_tsx *tsx, uint64_t ms)
 	if (!d)
 		return false;
 	tsx->done = d;
-	osip_transaction_set_reserved1(tsx->tr, NULL);
-	osip_transaction_free2(tsx->tr);
-	tsx->tr = NULL;
+	tsx_drop_tr(tsx);
 	gw_tmr_start(&tsx->tmr, ms, done_expired, tsx);
 	return true;
 }
@@ -1635,8 +1639,10 @@ static bool merged(struct sip_ua *ua, const osip_message_t *req)
 {
 	const struct sip_tsx *t;
 	const osip_message_t *o;
-	osip_via_t *v1 = NULL, *v2 = NULL;
-	const char *ft, *ft2, *b1, *b2;
+	osip_via_t *v1 = NULL, *v2;
+	const char *ft, *ft2, *b1, *b2, *num, *meth;
+	char *cid = NULL;
+	bool same_cid, hit = false;
 
 	ft = sip_tag(req->from);
 	if (sip_tag(req->to) || !ft)
@@ -1646,44 +1652,40 @@ static bool merged(struct sip_ua *ua, const osip_message_t *req)
 	for (t = *bucket(ua, callid_hash(req->call_id)); t; t = t->next) {
 		if (t->killed || (t->type != IST && t->type != NIST))
 			continue;
-		if (t->done) {
-			const struct sip_tsx_done *d = t->done;
-			char *cid = NULL;
-			bool same;
-
-			if (osip_call_id_to_str(req->call_id, &cid) < 0 ||
-			    !cid)
+		if (t->done) {		/* its request's key (tsx_compact) */
+			if (!cid && osip_call_id_to_str(req->call_id,
+							&cid) < 0)
+				cid = NULL;
+			same_cid = cid && !strcmp(cid, t->done->call_id);
+			num = t->done->cseq;
+			meth = t->done->method;
+			ft2 = t->done->from_tag;
+			b2 = t->done->branch;
+		} else {
+			o = t->tr ? t->tr->orig_request : NULL;
+			if (!o || o == req || !o->call_id || !o->cseq ||
+			    !o->from)
 				continue;
-			same = !strcmp(cid, d->call_id) &&
-				!strcmp(d->cseq, req->cseq->number) &&
-				!strcmp(d->method, req->cseq->method) &&
-				!strcmp(d->from_tag, ft) &&
-				!(b1 && !strcmp(b1, d->branch));
-			osip_free(cid);
-			if (same)
-				return true;
-			continue;
+			same_cid = !osip_call_id_match(o->call_id,
+						       req->call_id);
+			num = o->cseq->number;
+			meth = o->cseq->method;
+			ft2 = sip_tag(o->from);
+			v2 = NULL;
+			osip_message_get_via(o, 0, &v2);
+			b2 = sip_via_param(v2, "branch");
 		}
-		if (!t->tr)
+		if (!same_cid || strcmp(num, req->cseq->number) ||
+		    strcmp(meth, req->cseq->method) || !ft2 ||
+		    strcmp(ft2, ft))
 			continue;
-		o = t->tr->orig_request;
-		if (!o || o == req || !o->call_id || !o->cseq || !o->from)
-			continue;
-		if (osip_call_id_match(o->call_id, req->call_id) ||
-		    strcmp(o->cseq->number, req->cseq->number) ||
-		    strcmp(o->cseq->method, req->cseq->method))
-			continue;
-		ft2 = sip_tag(o->from);
-		if (!ft2 || strcmp(ft2, ft))
-			continue;
-		v2 = NULL;
-		osip_message_get_via(o, 0, &v2);
-		b2 = sip_via_param(v2, "branch");
 		if (b1 && b2 && !strcmp(b1, b2))
 			continue;	/* the same request (retransmission) */
-		return true;
+		hit = true;
+		break;
 	}
-	return false;
+	osip_free(cid);
+	return hit;
 }
 
 /* Is the Via's sent-by one of our listeners? */
@@ -1820,10 +1822,10 @@ static struct sip_tsx *tsx_find(struct sip_ua *ua, osip_event_t *evt)
 {
 	const osip_message_t *m = evt->sip;
 	const char *meth = MSG_IS_REQUEST(m) ? m->sip_method : m->cseq->method;
-	osip_transaction_t *tr = NULL;
+	osip_transaction_t *tr;
 	osip_fsm_type_t type;
 	osip_list_t cand;
-	struct sip_tsx *t;
+	struct sip_tsx *t, *found = NULL;
 
 	if (!meth)
 		return NULL;
@@ -1835,21 +1837,19 @@ static struct sip_tsx *tsx_find(struct sip_ua *ua, osip_event_t *evt)
 	for (t = *bucket(ua, callid_hash(m->call_id)); t; t = t->next) {
 		if (t->type != type)
 			continue;
-		if (t->done && !t->killed && done_match(t->done, m))
+		if (t->done && !t->killed && done_match(t->done, m)) {
+			found = t;
 			break;
+		}
 		if (t->tr && osip_list_add(&cand, t->tr, 0) < 0)
 			break;
 	}
-	if (t && t->done) {
-		while (osip_list_size(&cand) > 0)
-			osip_list_remove(&cand, 0);
-		return t;
-	}
-	if (osip_list_size(&cand) > 0)
-		tr = osip_transaction_find(&cand, evt);
+	if (!found && osip_list_size(&cand) > 0 &&
+	    (tr = osip_transaction_find(&cand, evt)))
+		found = osip_transaction_get_reserved1(tr);
 	while (osip_list_size(&cand) > 0)
 		osip_list_remove(&cand, 0);
-	return tr ? osip_transaction_get_reserved1(tr) : NULL;
+	return found;
 }
 
 /* Give evt to its transaction: false when it has none. */
@@ -1873,7 +1873,6 @@ static bool tsx_find_post(struct sip_ua *ua, osip_event_t *evt)
 	tsx_post(t, evt);
 	return true;
 }
-
 
 static void recv_request(struct sip_ua *ua, const struct sip_src *src,
 			 osip_event_t *evt, bool bad_ruri)

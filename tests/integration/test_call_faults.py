@@ -463,6 +463,14 @@ def glare_outcome(gw, sim, caller, log, peer, sim_id):
         check(twin and twin[0]["ts"] == c["ts"],
               "a connected call is on different channels at the two ends",
               c, twin)
+        if c["direction"] == "in":
+            # pstnsim's milliwatt, through the channel it kept or got
+            pbx = gw.pbx_peer
+            check(wait_for(lambda: (pbx.poll(), len(pbx.audio()))[1] >=
+                           8000, 5), "the PBX hears nothing")
+            f = rtp.dominant_freq(pbx.audio()[-8000:-4000])
+            print(f"# the PBX hears {f:.1f} Hz on ts {c['ts']}")
+            check(abs(f - 1004) <= 2, f)
         if c["direction"] == "out":
             # a second of what comes after the answer
             peer.poll()
@@ -483,6 +491,46 @@ def glare_outcome(gw, sim, caller, log, peer, sim_id):
     for c in sim.calls():
         print(f"# pstnsim {c['id']} {c['direction']} ts {c['ts']}: cause "
               f"{c['cause']} by {c['cleared_by']}")
+
+
+def glare_caller(gw, peer, log):
+    """A SIP call to 2000 (the milliwatt) that may be refused."""
+    return sipp([f"127.0.0.1:{gw.sip}", "-sf",
+                 os.path.join(SCEN, "uac_call_or_refused.xml"), "-s",
+                 "2000", "-m", "1", "-d", "3000", "-p",
+                 str(free_port("udp", 12400, 400)), "-key", "rtp_port",
+                 str(peer.port), "-trace_logs", "-log_file", log])
+
+
+def pstnsim_calls_in(sim):
+    """pstnsim calls the PBX over span 1; its call's id."""
+    r = sim.cmd({"cmd": "call", "from": "5551234", "to": "7001", "span": 1,
+                 "then": "milliwatt", "call_length_s": 2})
+    check(r.get("ok"), r)
+    return r["id"]
+
+
+def setup_while_preparing(gw, sim, peer, log):
+    """A SIP call reserves ts 31 while the MG is held (SIGSTOP) before
+    it answers the Add; then pstnsim's SETUP names ts 31 and is
+    answered.  Returns the SIP caller, pstnsim's call id and its call
+    as it was answered."""
+    mg = gw.mg_pid()
+    os.kill(mg, signal.SIGSTOP)     # the MG is slow to answer the Add
+    try:
+        caller = glare_caller(gw, peer, log)
+        check(wait_for(lambda: seized(gw, 31, "reserved"), 5, 0.05),
+              "junctiond did not reserve ts 31", gw.ctl_json("channels"))
+        sim_id = pstnsim_calls_in(sim)
+        check(wait_for(lambda: [c for c in sim.calls() if c["id"] == sim_id
+                                and c["state"] != "setup"], 5, 0.05),
+              "no answer to pstnsim's SETUP", sim.calls())
+        mine = [c for c in sim.calls() if c["id"] == sim_id][0]
+    finally:
+        os.kill(mg, signal.SIGCONT)
+    print(f"# pstnsim's call on ts {mine['ts']}: {mine['state']}, "
+          f"cause {mine['cause']}")
+    return caller, sim_id, mine
 
 
 def both_connected(gw, sim, sim_id):
@@ -511,29 +559,8 @@ def glare_on_the_channel_being_prepared():
     gw, sim = glare_gateway()
     peer = rtp.RtpPeer()
     log = log_path()
-    mg = gw.mg_pid()
-    os.kill(mg, signal.SIGSTOP)     # the MG is slow to answer the Add
-    try:
-        caller = sipp([f"127.0.0.1:{gw.sip}", "-sf",
-                       os.path.join(SCEN, "uac_call_or_refused.xml"), "-s",
-                       "2000", "-m", "1", "-d", "3000", "-p",
-                       str(free_port("udp", 12400, 400)), "-key", "rtp_port",
-                       str(peer.port), "-trace_logs", "-log_file", log])
-        check(wait_for(lambda: seized(gw, 31, "reserved"), 5, 0.05),
-              "junctiond did not reserve ts 31", gw.ctl_json("channels"))
-        r = sim.cmd({"cmd": "call", "from": "5551234", "to": "7001",
-                     "span": 1, "then": "milliwatt", "call_length_s": 2})
-        check(r.get("ok"), r)
-        sim_id = r["id"]
-        check(wait_for(lambda: [c for c in sim.calls() if c["id"] == sim_id
-                                and c["state"] != "setup"], 5, 0.05),
-              "no answer to pstnsim's SETUP", sim.calls())
-        mine = [c for c in sim.calls() if c["id"] == sim_id][0]
-        print(f"# pstnsim's call on ts {mine['ts']}: {mine['state']}, "
-              f"cause {mine['cause']}")
-        check(mine["cause"] == 44, "not refused with cause 44", mine)
-    finally:
-        os.kill(mg, signal.SIGCONT)
+    caller, sim_id, mine = setup_while_preparing(gw, sim, peer, log)
+    check(mine["cause"] == 44, "not refused with cause 44", mine)
     glare_outcome(gw, sim, caller, log, peer, sim_id)
 
 
@@ -546,25 +573,7 @@ def glare_preferred_channel_is_replaced():
     gw, sim = glare_gateway(sim_span1="exclusive = no\n")
     peer = rtp.RtpPeer()
     log = log_path()
-    mg = gw.mg_pid()
-    os.kill(mg, signal.SIGSTOP)
-    try:
-        caller = sipp([f"127.0.0.1:{gw.sip}", "-sf",
-                       os.path.join(SCEN, "uac_call_or_refused.xml"), "-s",
-                       "2000", "-m", "1", "-d", "3000", "-p",
-                       str(free_port("udp", 12400, 400)), "-key", "rtp_port",
-                       str(peer.port), "-trace_logs", "-log_file", log])
-        check(wait_for(lambda: seized(gw, 31, "reserved"), 5, 0.05),
-              "junctiond did not reserve ts 31", gw.ctl_json("channels"))
-        r = sim.cmd({"cmd": "call", "from": "5551234", "to": "7001",
-                     "span": 1, "then": "milliwatt", "call_length_s": 2})
-        check(r.get("ok"), r)
-        sim_id = r["id"]
-        check(wait_for(lambda: [c for c in sim.calls() if c["id"] == sim_id
-                                and c["state"] != "setup"], 5, 0.05),
-              "no answer to pstnsim's SETUP", sim.calls())
-    finally:
-        os.kill(mg, signal.SIGCONT)
+    caller, sim_id, _ = setup_while_preparing(gw, sim, peer, log)
     mine, out = both_connected(gw, sim, sim_id)
     print(f"# pstnsim's call on ts {mine['ts']}, junctiond's on {out['ts']}")
     check(mine["ts"] != 31 and out["ts"] == 31, mine, out)
@@ -586,17 +595,10 @@ def glare_setups_cross_on_the_link():
     log = log_path()
     r = sim.cmd({"cmd": "dchan", "span": 1, "up": False})
     check(r.get("ok"), r)
-    caller = sipp([f"127.0.0.1:{gw.sip}", "-sf",
-                   os.path.join(SCEN, "uac_call_or_refused.xml"), "-s",
-                   "2000", "-m", "1", "-d", "3000", "-p",
-                   str(free_port("udp", 12400, 400)), "-key", "rtp_port",
-                   str(peer.port), "-trace_logs", "-log_file", log])
+    caller = glare_caller(gw, peer, log)
     check(wait_for(lambda: seized(gw, 31, "in_use"), 5, 0.02),
           "junctiond did not seize ts 31", gw.ctl_json("channels"))
-    r = sim.cmd({"cmd": "call", "from": "5551234", "to": "7001", "span": 1,
-                 "then": "milliwatt", "call_length_s": 2})
-    check(r.get("ok"), r)
-    sim_id = r["id"]
+    sim_id = pstnsim_calls_in(sim)
     mine = [c for c in sim.calls() if c["id"] == sim_id][0]
     print(f"# pstnsim seized ts {mine['ts']} for its call")
     time.sleep(0.3)
