@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "media.h"
 #include "tdm.h"
 
@@ -35,7 +36,12 @@
  * Variants, each over the same N channels and spans:
  *   ref      the unavoidable work: recvfrom one packet, A-law -> PCMA as
  *            a byte copy both ways, sendto one packet, the span's TDM I/O;
- *   g711     media_chan_tick, PCMA on an A-law span: the byte-copy path;
+ *   ref/b    the same work with the datagrams batched through io_uring:
+ *            one submission for every channel's receive, one for every
+ *            send (media/batch.c);
+ *   g711     media_chan_tick, PCMA on an A-law span: the byte-copy path,
+ *            its socket I/O batched as on a media worker;
+ *   g711/s   the same with one system call per datagram (no batch);
  *   te       + RFC 4733 (DTMF detection on linear audio, G.711 through
  *            linear both ways);
  *   ec64+te, ec128+te  + the echo canceller, 64 and 128 ms tails.
@@ -74,21 +80,25 @@
 struct variant {
 	const char *name;
 	const char *what;
-	bool ref, te, ec;
+	bool ref, batch, te, ec;
 	unsigned tail_ms;
 };
 
 static const struct variant variants[] = {
 	{"ref", "recvfrom, A-law -> PCMA copy, sendto; span TDM I/O",
-	 true, false, false, 0},
+	 true, false, false, false, 0},
+	{"ref/b", "as ref, the datagrams batched through io_uring",
+	 true, true, false, false, 0},
 	{"g711", "media_chan_tick, PCMA on A-law: the byte-copy path",
-	 false, false, false, 0},
+	 false, true, false, false, 0},
+	{"g711/s", "as g711, one system call per datagram",
+	 false, false, false, false, 0},
 	{"te", "+ RFC 4733: DTMF detection, G.711 through linear",
-	 false, true, false, 0},
+	 false, true, true, false, 0},
 	{"ec64+te", "as te + echo canceller, 64 ms tail",
-	 false, true, true, 64},
+	 false, true, true, true, 64},
 	{"ec128+te", "as te + echo canceller, 128 ms tail",
-	 false, true, true, 128},
+	 false, true, true, true, 128},
 };
 
 #define NVARIANTS	(sizeof(variants) / sizeof(variants[0]))
@@ -111,6 +121,11 @@ struct ref_chan {
 	uint16_t seq;
 	uint32_t ts, ssrc;
 	uint64_t rx;
+	/* ref/b: the batch's receive and send, and their datagrams */
+	struct media_batch_op rop, sop;
+	int rlen;
+	struct sockaddr_storage src;
+	uint8_t rbuf[2048], pkt[PKT_LEN];
 };
 
 struct span {
@@ -237,6 +252,7 @@ static void run_free(struct run *r)
 	free(r->peers);
 	free(r->spans);
 	memset(r, 0, sizeof(*r));
+	media_batch_disable();
 }
 
 static int chan_setup(struct run *r, unsigned i)
@@ -311,6 +327,11 @@ static int run_setup(struct run *r, const struct variant *v, unsigned n)
 	memset(r, 0, sizeof(*r));
 	r->v = v;
 	r->n = n;
+	if (v->batch) {
+		err = media_batch_enable();
+		if (err)
+			return err;
+	}
 	r->nspans = (n + SPAN_CHANS - 1) / SPAN_CHANS;
 	r->peers = calloc(n, sizeof(*r->peers));
 	r->spans = calloc(r->nspans, sizeof(*r->spans));
@@ -436,16 +457,11 @@ static void far_recv(struct run *r)
 
 /* ---- the gateway (timed) ------------------------------------------- */
 
-/* The bare minimum a channel must do each tick. */
-static void ref_tick(struct ref_chan *c, uint8_t *buf, size_t size,
-		     const uint8_t *tdm_rx, uint8_t *tdm_tx)
+/* The bare minimum a channel must do with a datagram, n bytes in buf,
+ * and the TDM frame: the payload to the line, the line into pkt. */
+static void ref_work(struct ref_chan *c, const uint8_t *buf, ssize_t n,
+		     uint8_t *pkt, const uint8_t *tdm_rx, uint8_t *tdm_tx)
 {
-	struct sockaddr_storage src;
-	socklen_t srclen = sizeof(src);
-	uint8_t pkt[PKT_LEN];
-	ssize_t n;
-
-	n = recvfrom(c->fd, buf, size, 0, (struct sockaddr *)&src, &srclen);
 	if (n == PKT_LEN && buf[0] >> 6 == 2 && (buf[1] & 0x7f) == PT_PCMA) {
 		memcpy(tdm_tx, buf + RTP_HDR, MEDIA_TICK_SAMPLES);
 		c->rx++;
@@ -463,16 +479,78 @@ static void ref_tick(struct ref_chan *c, uint8_t *buf, size_t size,
 	pkt[10] = (uint8_t)(c->ssrc >> 8);
 	pkt[11] = (uint8_t)c->ssrc;
 	memcpy(pkt + RTP_HDR, tdm_rx, MEDIA_TICK_SAMPLES);
-	sendto(c->fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&c->peer,
-	       sizeof(c->peer));
 	c->seq++;
 	c->ts += MEDIA_TICK_SAMPLES;
+}
+
+/* ref: a system call for each datagram. */
+static void ref_tick(struct ref_chan *c, uint8_t *buf, size_t size,
+		     const uint8_t *tdm_rx, uint8_t *tdm_tx)
+{
+	struct sockaddr_storage src;
+	socklen_t srclen = sizeof(src);
+	uint8_t pkt[PKT_LEN];
+	ssize_t n;
+
+	n = recvfrom(c->fd, buf, size, 0, (struct sockaddr *)&src, &srclen);
+	ref_work(c, buf, n, pkt, tdm_rx, tdm_tx);
+	sendto(c->fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&c->peer,
+	       sizeof(c->peer));
+}
+
+static void refb_received(struct media_batch_op *op, int res)
+{
+	struct ref_chan *c = (struct ref_chan *)((char *)op -
+		offsetof(struct ref_chan, rop));
+
+	c->rlen = res;
+}
+
+static void refb_sent(struct media_batch_op *op, int res)
+{
+	(void)op;
+	(void)res;
+}
+
+/* ref/b: every channel's receive in one submission, before the spans. */
+static void refb_read(struct run *r)
+{
+	struct media_batch *b = media_batch_self();
+	unsigned i;
+
+	for (i = 0; i < r->n; i++) {
+		struct ref_chan *c = &r->refs[i];
+
+		c->rlen = -1;
+		c->rop.done = refb_received;
+		c->rop.iov.iov_base = c->rbuf;
+		c->rop.iov.iov_len = sizeof(c->rbuf);
+		c->rop.mh.msg_name = &c->src;
+		c->rop.mh.msg_namelen = sizeof(c->src);
+		media_batch_recv(b, c->fd, &c->rop);
+	}
+	media_batch_flush(b);
+}
+
+/* ref/b: the send queued; it goes with the others at the tick's end. */
+static void refb_tick(struct ref_chan *c, const uint8_t *tdm_rx,
+		      uint8_t *tdm_tx)
+{
+	ref_work(c, c->rbuf, c->rlen, c->pkt, tdm_rx, tdm_tx);
+	c->sop.done = refb_sent;
+	c->sop.iov.iov_base = c->pkt;
+	c->sop.iov.iov_len = sizeof(c->pkt);
+	c->sop.mh.msg_name = &c->peer;
+	c->sop.mh.msg_namelen = sizeof(c->peer);
+	media_batch_send(media_batch_self(), c->fd, &c->sop);
 }
 
 static void gw_tick(struct run *r)
 {
 	unsigned i, j;
 
+	if (r->refs && r->v->batch)
+		refb_read(r);
 	for (i = 0; i < r->nspans; i++) {
 		struct span *s = &r->spans[i];
 
@@ -485,7 +563,10 @@ static void gw_tick(struct run *r)
 			unsigned o = FRAME_HDR + span_ts(j) * TDM_FRAME_SAMPLES;
 			unsigned c = s->first + j;
 
-			if (r->refs)
+			if (r->refs && r->v->batch)
+				refb_tick(&r->refs[c], s->gw_rx + o,
+					  s->gw_tx + o);
+			else if (r->refs)
 				ref_tick(&r->refs[c], r->rxbuf,
 					 sizeof(r->rxbuf), s->gw_rx + o,
 					 s->gw_tx + o);
@@ -496,6 +577,8 @@ static void gw_tick(struct run *r)
 		if (write(s->gw_fd, s->gw_tx, FRAME_LEN) != FRAME_LEN)
 			perror("gateway: span write");
 	}
+	/* what a worker's loop does before it waits */
+	media_batch_flush(media_batch_self());
 }
 
 /* ns of gateway CPU per channel per tick over ticks timed ticks. */
@@ -599,7 +682,8 @@ static bool wanted(const char *only, const char *name)
 int main(int argc, char **argv)
 {
 	unsigned n = 500, ticks = 250, warm = 25, runs = 5;
-	double us[NVARIANTS][MAX_RUNS], ratio[NVARIANTS][MAX_RUNS];
+	double us[NVARIANTS][MAX_RUNS], ratio[NVARIANTS][MAX_RUNS],
+		ratio_b[NVARIANTS][MAX_RUNS];
 	struct run_check check[NVARIANTS];
 	const char *only = NULL;
 	struct rlimit rl;
@@ -686,32 +770,36 @@ int main(int argc, char **argv)
 				run_check(&r, warm + ticks, &check[v]);
 			run_free(&r);
 		}
-		for (v = 0; v < NVARIANTS; v++)
+		for (v = 0; v < NVARIANTS; v++) {
 			ratio[v][k] = us[v][k] / us[0][k];
+			ratio_b[v][k] = us[v][k] / us[1][k];
+		}
 	}
 
-	printf("%-9s %9s %18s %6s %16s %8s %7s %8s\n", "variant",
+	printf("%-9s %9s %18s %6s %16s %7s %8s %7s %8s\n", "variant",
 	       "us/ch/tick", "[min - max]", "x ref", "[min - max]",
-	       "ch/core", "@65 %", "2 cores");
+	       "x ref/b", "ch/core", "@65 %", "2 cores");
 	for (v = 0; v < NVARIANTS; v++) {
-		double med, lo, hi, rmed, rlo, rhi;
+		double med, lo, hi, rmed, rlo, rhi, bmed, blo, bhi;
 
 		if (!wanted(only, variants[v].name))
 			continue;
 		med = median(us[v], runs, &lo, &hi);
 		rmed = median(ratio[v], runs, &rlo, &rhi);
+		bmed = median(ratio_b[v], runs, &blo, &bhi);
 		printf("%-9s %9.2f  [%6.2f - %6.2f] %6.2f  [%5.2f - %5.2f] "
-		       "%8.0f %7.0f %8.0f\n", variants[v].name, med, lo, hi,
-		       rmed, rlo, rhi, TICK_US / med,
+		       "%7.2f %8.0f %7.0f %8.0f\n", variants[v].name, med, lo,
+		       hi, rmed, rlo, rhi, bmed, TICK_US / med,
 		       PLAN_LOAD * TICK_US / med,
 		       2 * PLAN_LOAD * TICK_US / med);
 	}
 	printf("\nus/ch/tick: median [min - max] over the repetitions; x ref: "
-	       "median [min - max] of\nthe per-repetition ratios; ch/core: "
-	       "20 ms / cost; @65 %%: at the plan load of DESIGN.md;\n"
-	       "2 cores: both at 65 %%.  Goal (issue 5): g711 within 1.3x "
-	       "ref; about 2,000 G.711\nand 700 echo-cancelled calls on "
-	       "two cores.\n\n");
+	       "median [min - max] of\nthe per-repetition ratios to ref, "
+	       "x ref/b: median ratio to ref/b (the same\nwork, batched as "
+	       "the worker batches); ch/core: 20 ms / cost; @65 %%: at the "
+	       "plan\nload of DESIGN.md; 2 cores: both at 65 %%.  Goal (issue "
+	       "5): g711 within 1.3x the\nbare work; about 2,000 G.711 and "
+	       "700 echo-cancelled calls on two cores.\n\n");
 
 	printf("path check, last repetition, warm-up included (per channel "
 	       "per tick but the counts):\n%-9s %7s %7s %9s %9s %7s %11s\n",

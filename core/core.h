@@ -144,6 +144,11 @@ void gw_loop_stop(void);
 int  gw_fd_listen(int fd, int flags, gw_fd_h *h, void *arg);
 void gw_fd_close(int fd);
 
+/* Run h(arg) each time this thread's loop is about to wait, after the
+ * events and timers of its turn (one hook a loop; NULL removes it): for
+ * work batched over a turn, such as sends to submit together. */
+void gw_loop_idle(gw_post_h *h, void *arg);
+
 /* Thread-safe: run h(arg) on loop's thread, in posting order. */
 int  gw_loop_post(struct gw_loop *loop, gw_post_h *h, void *arg);
 

@@ -36,6 +36,9 @@ struct gw_loop {
 	gw_signal_h *sigh;
 	void *sigarg;
 
+	gw_post_h *idleh;	/* before each wait */
+	void *idlearg;
+
 	bool stop;
 	bool timed_out;
 };

@@ -316,6 +316,15 @@ static void dispatch(struct gw_loop *loop, const struct epoll_event *ev)
 	e->h(flags, e->arg);
 }
 
+/** See core.h: h(arg) before each wait of this thread's loop. */
+void gw_loop_idle(gw_post_h *h, void *arg)
+{
+	if (!cur)
+		return;
+	cur->idleh = h;
+	cur->idlearg = arg;
+}
+
 /** Run this thread's loop until gw_loop_stop(). */
 int gw_loop_run(void)
 {
@@ -327,6 +336,8 @@ int gw_loop_run(void)
 		return ENOSYS;
 	loop->stop = false;
 	while (!loop->stop) {
+		if (loop->idleh)
+			loop->idleh(loop->idlearg);
 		n = epoll_wait(loop->epfd, evs, LOOP_MAX_EVENTS,
 			       tmr_next_timeout(loop));
 		if (n < 0) {

@@ -480,6 +480,7 @@ struct media_worker_load {
 	uint64_t cpu_ns;		/* the thread's CPU time */
 	double busy;			/* CPU / wall time, last second */
 	bool span_clock;		/* clocked by a span, not its timer */
+	bool batched;			/* socket I/O through io_uring */
 };
 
 /* n 0: one per online core.  gw_mem_deref stops and joins them all,

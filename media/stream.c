@@ -19,6 +19,7 @@
 
 #define GW_LOG_MOD "media"
 #include "media.h"
+#include "batch.h"
 
 /*
  * How the pieces sit.  ortp keeps the jitter buffer, the sequence and
@@ -45,6 +46,14 @@
  * more (what arrives meanwhile waits for the next tick, microseconds
  * later, as it would have had it come a moment after the read).
  *
+ * On a thread that batches (media/batch.c, every media worker) the
+ * system calls go too.  The first stream to read in a tick has the batch
+ * read every stream's socket at once: one receive more than the peer's
+ * ptime brings in a tick, so that an empty last one tells the socket is
+ * drained (all full, and the stream reads the rest itself, as above: a
+ * flood costs what it did).  RTP sends wait in the stream's slots until
+ * the thread's loop ends its turn, and go out in one submission.
+ *
  * A separate RTCP socket carries a packet every few seconds (RFC 3550
  * 6.2), so reading it every tick would be an empty system call nearly
  * every time: it is read once in a fifth of the report interval (0.1 to
@@ -66,6 +75,8 @@
 #define EVQ_MAX		16
 #define STASH_MAX	2
 #define RQ_MAX		4	/* RTP datagrams per recvmmsg */
+#define TXQ_MAX		3	/* RTP sends queued on a batch */
+#define RD_FRESH_NS	((uint64_t)MEDIA_TICK_MS * 1000000 / 2)
 #define TEV_IDLE_MS	500	/* an event with no update ends */
 #define TEV_VOLUME	10	/* -10 dBm0 */
 #define TEV_END_SENDS	3	/* RFC 4733 2.5.1.4 */
@@ -89,13 +100,25 @@ struct stash {
 	uint8_t buf[1500];
 };
 
-/* An RTP datagram that came in a batch after the one ortp was given. */
+/* An RTP datagram read ahead: one of a recvmmsg's after the one ortp was
+ * given, or one a batch read. */
 struct rq_slot {
+	struct media_batch_op op;	/* the batch's receive into buf */
+	bool full;
 	size_t len;
 	bool trunc;
 	socklen_t fromlen;
 	struct sockaddr_storage from;
 	uint8_t buf[RTP_BUF];
+};
+
+/* An RTP packet queued on the batch, until it has gone. */
+struct tx_slot {
+	struct media_batch_op op;
+	struct media_stream *s;
+	size_t len;			/* before SRTP, for the counters */
+	struct sockaddr_storage to;
+	uint8_t buf[TX_MAX + SRTP_MAX_TRAILER_LEN + 4];
 };
 
 struct media_stream {
@@ -180,7 +203,14 @@ struct media_stream {
 	/* The rest of the last RTP batch (see the top of the file). */
 	bool rtp_drained;		/* the socket was empty this tick */
 	unsigned rq_head, rq_end;
-	struct rq_slot rq[RQ_MAX - 1];
+	struct rq_slot rq[RQ_MAX];
+
+	/* Batched I/O (media/batch.c), when the creating thread has it. */
+	struct media_batch *batch;
+	struct media_batch_reader rd;
+	uint64_t rd_ns;			/* when the batch read the socket;
+					 * 0: consumed since */
+	struct tx_slot txq[TXQ_MAX];
 
 	media_dtmf_h *dtmfh;
 	media_stream_timeout_h *timeouth;
@@ -1139,9 +1169,11 @@ static ssize_t rtp_read(struct media_stream *s, uint8_t *buf, size_t cap,
 	unsigned i, vlen;
 	int k;
 
-	if (s->rq_head < s->rq_end) {
+	while (s->rq_head < s->rq_end) {
 		struct rq_slot *q = &s->rq[s->rq_head++];
 
+		if (!q->full)
+			continue;
 		*src = q->from;
 		*srclen = q->fromlen;
 		*truncp = q->trunc || q->len > cap;
@@ -1178,6 +1210,7 @@ static ssize_t rtp_read(struct media_stream *s, uint8_t *buf, size_t cap,
 	for (i = 1; i < (unsigned)k; i++) {
 		struct rq_slot *q = &s->rq[i - 1];
 
+		q->full = true;
 		q->len = mm[i].msg_len;
 		q->trunc = mm[i].msg_hdr.msg_flags & MSG_TRUNC;
 		q->fromlen = mm[i].msg_hdr.msg_namelen;
@@ -1187,6 +1220,83 @@ static ssize_t rtp_read(struct media_stream *s, uint8_t *buf, size_t cap,
 	*srclen = mm[0].msg_hdr.msg_namelen;
 	*truncp = mm[0].msg_hdr.msg_flags & MSG_TRUNC;
 	return mm[0].msg_len;
+}
+
+/* The batch read this socket (see media/batch.c): a receive into the
+ * slot, or -EAGAIN when it had nothing more. */
+static void rq_done(struct media_batch_op *op, int res)
+{
+	struct rq_slot *q = (struct rq_slot *)((char *)op -
+					       offsetof(struct rq_slot, op));
+
+	q->full = res >= 0;
+	q->len = res >= 0 ? (size_t)res : 0;
+	q->trunc = op->mh.msg_flags & MSG_TRUNC;
+	q->fromlen = op->mh.msg_namelen;
+}
+
+/* The batch is reading: post this tick's receives unless they are posted
+ * already, or what was read last is still unread.  One more than the
+ * packets a tick brings at the peer's ptime, so that an empty last one
+ * tells the socket is drained; all of them full sends media_stream_rx
+ * to the socket itself for the rest. */
+static void rd_post(struct media_batch_reader *rd, uint64_t now)
+{
+	struct media_stream *s = (struct media_stream *)
+		((char *)rd - offsetof(struct media_stream, rd));
+	unsigned i, n;
+
+	if (s->fd < 0 || s->rq_head < s->rq_end ||
+	    (s->rd_ns && now - s->rd_ns < RD_FRESH_NS))
+		return;
+	n = (s->rx_dur && s->rx_dur < s->tick_units ?
+	     s->tick_units / s->rx_dur : 1) + 1;
+	if (n > RQ_MAX)
+		n = RQ_MAX;
+	for (i = 0; i < n; i++) {
+		struct rq_slot *q = &s->rq[i];
+
+		q->full = false;
+		q->op.iov.iov_base = q->buf;
+		q->op.iov.iov_len = sizeof(q->buf);
+		q->op.mh.msg_name = &q->from;
+		q->op.mh.msg_namelen = sizeof(q->from);
+		q->op.mh.msg_control = NULL;
+		q->op.mh.msg_controllen = 0;
+		q->op.mh.msg_flags = 0;
+		if (media_batch_recv(s->batch, s->fd, &q->op))
+			break;
+	}
+	s->rq_head = 0;
+	s->rq_end = i;
+	s->rd_ns = i ? now : 0;
+}
+
+/* Before this tick's reads: the batch's, when it has this socket.  What
+ * was read ahead in this tick (by another stream's batch read) is this
+ * tick's; otherwise this stream's read makes the batch read every due
+ * stream.  The socket counts as drained unless every receive came back
+ * full, or what is left unread is from an older read. */
+static void rx_batch(struct media_stream *s)
+{
+	struct timespec ts;
+	uint64_t now;
+	unsigned i;
+	bool fresh;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	fresh = s->rd_ns && now - s->rd_ns < RD_FRESH_NS;
+	if (!fresh && s->rq_head == s->rq_end) {
+		media_batch_read(s->batch, now);
+		fresh = s->rd_ns != 0;
+	}
+	s->rtp_drained = false;
+	if (fresh)
+		for (i = s->rq_head; i < s->rq_end; i++)
+			if (!s->rq[i].full)
+				s->rtp_drained = true;
+	s->rd_ns = 0;
 }
 
 static ortp_socket_t ep_rtp_getsocket(RtpTransport *t)
@@ -1287,8 +1397,9 @@ static int ep_rtcp_recvfrom(RtpTransport *t, mblk_t *m, int flags,
 	return -1;
 }
 
-/* ortp hands a packet as a chain of blocks (RTCP compounds are). */
-static size_t flatten(struct media_stream *s, mblk_t *m)
+/* ortp hands a packet as a chain of blocks (RTCP compounds are); buf
+ * holds TX_MAX and SRTP's trailer. */
+static size_t flatten(uint8_t *buf, mblk_t *m)
 {
 	size_t n = 0, k;
 
@@ -1296,7 +1407,7 @@ static size_t flatten(struct media_stream *s, mblk_t *m)
 		k = (size_t)(m->b_wptr - m->b_rptr);
 		if (k > TX_MAX - n)
 			return 0;
-		memcpy(s->txbuf + n, m->b_rptr, k);
+		memcpy(buf + n, m->b_rptr, k);
 		n += k;
 	}
 	return n;
@@ -1313,21 +1424,60 @@ static const struct sockaddr_storage *rtp_dest(const struct media_stream *s,
 	return s->remote_len ? &s->remote : NULL;
 }
 
+static void tx_done(struct media_batch_op *op, int res)
+{
+	struct tx_slot *q = (struct tx_slot *)((char *)op -
+					       offsetof(struct tx_slot, op));
+
+	if (res < 0) {
+		q->s->st.tx_errors++;
+		return;
+	}
+	q->s->st.tx_packets++;
+	q->s->st.tx_bytes += q->len;
+}
+
+/* A free send slot; when all are queued, the batch goes out first, in
+ * order with what this stream queued before. */
+static struct tx_slot *tx_slot(struct media_stream *s)
+{
+	unsigned i, pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < TXQ_MAX; i++)
+			if (!s->txq[i].op.busy)
+				return &s->txq[i];
+		media_batch_flush(s->batch);
+	}
+	return NULL;
+}
+
 static int ep_rtp_sendto(RtpTransport *t, mblk_t *m, int flags,
 			 const struct sockaddr *to, socklen_t tolen)
 {
 	struct media_stream *s = t->data;
 	const struct sockaddr_storage *dst;
+	struct tx_slot *q = NULL;
+	uint8_t *buf = s->txbuf;
 	socklen_t dlen;
-	size_t n = flatten(s, m);
-	int len = (int)n;
+	size_t n;
+	int len;
 
 	(void)flags;
 	(void)to;
 	(void)tolen;
 	dst = rtp_dest(s, &dlen);
+	if (s->batch && dst && !(q = tx_slot(s))) {
+		s->st.tx_errors++;
+		errno = ENOBUFS;
+		return -1;
+	}
+	if (q)
+		buf = q->buf;
+	n = flatten(buf, m);
+	len = (int)n;
 	if (!n || (s->srtp_tx &&
-		   srtp_protect(s->srtp_tx, s->txbuf, &len) !=
+		   srtp_protect(s->srtp_tx, buf, &len) !=
 		   srtp_err_status_ok)) {
 		s->st.tx_errors++;
 		errno = EINVAL;
@@ -1335,6 +1485,19 @@ static int ep_rtp_sendto(RtpTransport *t, mblk_t *m, int flags,
 	}
 	if (!dst)
 		return (int)n;		/* nowhere to send yet */
+	if (q) {
+		memcpy(&q->to, dst, dlen);
+		q->len = n;
+		q->op.mh.msg_name = &q->to;
+		q->op.mh.msg_namelen = dlen;
+		q->op.iov.iov_base = q->buf;
+		q->op.iov.iov_len = (size_t)len;
+		if (media_batch_send(s->batch, s->fd, &q->op)) {
+			s->st.tx_errors++;
+			return -1;
+		}
+		return (int)n;		/* counted when it has gone */
+	}
 	if (sendto(s->fd, s->txbuf, (size_t)len, 0,
 		   (const struct sockaddr *)dst, dlen) < 0) {
 		s->st.tx_errors++;
@@ -1351,7 +1514,7 @@ static int ep_rtcp_sendto(RtpTransport *t, mblk_t *m, int flags,
 	struct media_stream *s = t->data;
 	struct sockaddr_storage dst;
 	socklen_t dlen;
-	size_t n = flatten(s, m);
+	size_t n = flatten(s->txbuf, m);
 	int len = (int)n, fd = s->rtcp_fd;
 
 	(void)flags;
@@ -1425,9 +1588,44 @@ static RtpTransport *ep_new(struct media_stream *s, bool rtcp)
 
 /* ---- the stream -------------------------------------------------------- */
 
+/* The batch gives up this stream's slots: what it queued goes out. */
+static void batch_leave(struct media_stream *s)
+{
+	unsigned i;
+
+	if (!s->batch)
+		return;
+	media_batch_leave(&s->rd);
+	for (i = 0; i < TXQ_MAX; i++)
+		media_batch_wait(s->batch, &s->txq[i].op);
+	for (i = 0; i < RQ_MAX; i++)
+		media_batch_wait(s->batch, &s->rq[i].op);
+	s->batch = gw_mem_deref(s->batch);
+}
+
+static void batch_join(struct media_stream *s)
+{
+	struct media_batch *b = media_batch_self();
+	unsigned i;
+
+	if (!b)
+		return;
+	s->batch = gw_mem_ref(b);
+	s->rd.post = rd_post;
+	media_batch_join(b, &s->rd);
+	for (i = 0; i < RQ_MAX; i++)
+		s->rq[i].op.done = rq_done;
+	for (i = 0; i < TXQ_MAX; i++) {
+		s->txq[i].op.done = tx_done;
+		s->txq[i].s = s;
+	}
+}
+
 static void destructor(void *arg)
 {
 	struct media_stream *s = arg;
+
+	batch_leave(s);
 
 	if (s->rtp) {
 		if (s->st.tx_packets || s->st.rx_packets)
@@ -1631,6 +1829,7 @@ int media_stream_alloc(struct media_stream **sp,
 	if (err)
 		goto out;
 	s->rtcp_wait = (s->port / 2u) % s->rtcp_period;
+	batch_join(s);
 	err = session_setup(s, conf);
 	if (err)
 		goto out;
@@ -1798,7 +1997,10 @@ int media_stream_rx(struct media_stream *s, uint8_t *buf, size_t size,
 	memset(f, 0, sizeof(*f));
 	s->budget = RX_BUDGET;
 	s->rx_seen = false;
-	s->rtp_drained = false;
+	if (s->batch)
+		rx_batch(s);
+	else
+		s->rtp_drained = false;
 	if (s->rtcp_wait) {
 		s->rtcp_wait--;
 		s->rtcp_poll = false;

@@ -10,6 +10,7 @@
 
 #define GW_LOG_MOD "media"
 #include "media.h"
+#include "batch.h"
 
 /*
  * Each worker is a thread running its own gw_loop (DESIGN.md, "Threads
@@ -47,6 +48,7 @@ struct media_worker {
 	struct gw_loop *loop;
 	clockid_t cpuclk;
 	int start_err;
+	int batch_err;			/* 0: socket I/O batched */
 
 	/* Posts against the loop being closed. */
 	pthread_mutex_t lock;
@@ -320,6 +322,10 @@ static void *worker_main(void *arg)
 		return NULL;
 	}
 	gw_tmr_init(&wk->clk_wdog);
+	wk->batch_err = media_batch_enable();
+	if (wk->batch_err)
+		GW_WARN("worker %u: no io_uring (%s): one system call per "
+			"datagram", wk->idx, strerror(wk->batch_err));
 	wk->busy_wall0 = mono_ns();
 	wk->busy_cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	timer_set(wk, mono_ns() + TICK_NS);
@@ -339,6 +345,7 @@ static void *worker_main(void *arg)
 	atomic_store(&wk->cpu_ns, clock_ns(CLOCK_THREAD_CPUTIME_ID));
 	atomic_store(&wk->alive, false);
 	gw_tmr_cancel(&wk->clk_wdog);
+	media_batch_disable();		/* streams left keep it */
 	gw_loop_close();		/* forgets the timerfd's watch */
 	close(wk->tfd);
 	wk->tfd = -1;
@@ -685,6 +692,8 @@ void media_worker_load(const struct media_worker *wk,
 				       memory_order_relaxed) / 1000.0;
 	l->span_clock = atomic_load_explicit(&wk->span_clock,
 					     memory_order_relaxed);
+	/* set before the thread reported ready */
+	l->batched = atomic_load(&wk->alive) && !wk->batch_err;
 }
 
 /**
@@ -704,14 +713,15 @@ json_t *media_workers_json(const struct media_workers *ws)
 	for (i = 0; i < ws->n; i++) {
 		media_worker_load(&ws->v[i], &l);
 		if (json_array_append_new(a, json_pack(
-			"{s:I,s:I,s:I,s:I,s:I,s:f,s:s}",
+			"{s:I,s:I,s:I,s:I,s:I,s:f,s:s,s:s}",
 			"worker", (json_int_t)l.idx,
 			"channels", (json_int_t)l.channels,
 			"ticks", (json_int_t)l.ticks,
 			"late_ticks", (json_int_t)l.late_ticks,
 			"cpu_ms", (json_int_t)(l.cpu_ns / 1000000),
 			"cpu_pct", (double)(long)(l.busy * 1000 + 0.5) / 10,
-			"clock", l.span_clock ? "span" : "timer"))) {
+			"clock", l.span_clock ? "span" : "timer",
+			"io", l.batched ? "io_uring" : "syscalls"))) {
 			json_decref(a);
 			return NULL;
 		}

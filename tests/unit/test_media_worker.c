@@ -1,10 +1,15 @@
 /* tests/unit/test_media_worker.c - media workers: posts, shutdown, ticks */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "unit.h"
+#include "batch.h"
 #include "media.h"
 
 static pthread_t main_thread;
@@ -406,6 +411,120 @@ static void test_ticks_and_load(void **state)
 	gw_mem_deref(ws);
 }
 
+/* A stream on a worker: created, ticked and freed there. */
+struct wstream {
+	struct media_stream *s;
+	uint16_t peer_port;
+	bool batched;			/* the worker thread had a batch */
+	struct media_stream_stats st;
+	int err;
+};
+
+static void ws_open(void *arg)
+{
+	struct wstream *w = arg;
+	struct media_stream_conf c = {
+		.local_ip = "127.0.0.1",
+		/* the unit tests' range; the stream skips taken ports */
+		.port_min = 20000,
+		.port_max = 29999,
+		.pt = 8,
+		.clock = 8000,
+		.ptime = 20,
+		.jb_nominal_ms = 20,
+		.symmetric = true,
+		.dir = MEDIA_DIR_SENDRECV,
+	};
+
+	w->batched = media_batch_self() != NULL;
+	w->err = media_stream_alloc(&w->s, &c, NULL, NULL, NULL);
+	if (!w->err)
+		w->err = media_stream_set_remote(w->s, "127.0.0.1",
+						 w->peer_port, w->peer_port);
+}
+
+static void ws_tick(void *arg)
+{
+	struct wstream *w = arg;
+	struct media_stream_frame f;
+	uint8_t buf[2048], out[160];
+
+	memset(out, 0xd5, sizeof(out));
+	media_stream_rx(w->s, buf, sizeof(buf), &f);
+	w->err = media_stream_tx(w->s, out, sizeof(out), 160);
+}
+
+static void ws_close(void *arg)
+{
+	struct wstream *w = arg;
+
+	media_stream_stats(w->s, &w->st);
+	w->s = gw_mem_deref(w->s);
+}
+
+/* A worker batches its streams' socket I/O (media/batch.c): a stream
+ * created there gets the worker's batch, and what it sends goes out
+ * when the worker's loop is done with its turn, without another call. */
+static void test_streams_batched(void **state)
+{
+	struct media_workers *ws = NULL;
+	struct media_worker_load l;
+	struct media_worker *wk;
+	struct wstream w = {0};
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t alen = sizeof(a);
+	struct pollfd pfd;
+	uint8_t pkt[12 + 160] = { 0x80, 8 }, buf[2048];
+	unsigned i;
+	json_t *j;
+	int fd;
+
+	(void)state;
+	assert_int_equal(media_workers_alloc(&ws, 1), 0);
+	wk = media_workers_get(ws, 0);
+	media_worker_load(wk, &l);
+	j = media_workers_json(ws);
+	assert_string_equal(json_string_value(json_object_get(
+		json_array_get(j, 0), "io")), l.batched ? "io_uring" :
+			    "syscalls");
+	json_decref(j);
+	if (!l.batched) {
+		print_message("no io_uring here: the worker does without\n");
+		gw_mem_deref(ws);
+		skip();
+	}
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	assert_true(fd >= 0);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, alen), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	w.peer_port = ntohs(a.sin_port);
+	assert_int_equal(media_worker_sync(wk, ws_open, &w), 0);
+	assert_int_equal(w.err, 0);
+	assert_true(w.batched);
+	a.sin_port = htons(media_stream_port(w.s));
+	for (i = 0; i < 5; i++) {
+		pkt[3] = (uint8_t)i;
+		pkt[7] = (uint8_t)(i * 160);
+		assert_int_equal(sendto(fd, pkt, sizeof(pkt), 0,
+					(struct sockaddr *)&a, sizeof(a)),
+				 (ssize_t)sizeof(pkt));
+		assert_int_equal(media_worker_sync(wk, ws_tick, &w), 0);
+		assert_int_equal(w.err, 0);
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		assert_int_equal(poll(&pfd, 1, 2000), 1);
+		assert_int_equal(recv(fd, buf, sizeof(buf), 0), 12 + 160);
+		assert_int_equal(buf[1] & 0x7f, 8);
+	}
+	assert_int_equal(media_worker_sync(wk, ws_close, &w), 0);
+	assert_int_equal(w.st.rx_packets, 5);
+	assert_int_equal(w.st.tx_packets, 5);
+	assert_int_equal(w.st.tx_errors, 0);
+	close(fd);
+	gw_mem_deref(ws);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -416,6 +535,7 @@ int main(void)
 		UNIT_TEST(test_shutdown_with_work_queued),
 		UNIT_TEST(test_pick_spreads_load),
 		UNIT_TEST(test_ticks_and_load),
+		UNIT_TEST(test_streams_batched),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
