@@ -3,6 +3,7 @@
 #include <liburing.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #define GW_LOG_MOD "media"
 #include "media.h"
@@ -62,6 +63,55 @@ static void destructor(void *arg)
 		io_uring_queue_exit(&b->ring);
 }
 
+/* What the batch relies on, tried on a socket pair: a send and a
+ * receive that complete within their submission, and a receive on an
+ * empty socket that completes at once with EAGAIN instead of waiting.
+ * A kernel without them (before 5.3 there is no sendmsg; some honour
+ * MSG_DONTWAIT only later) gets no batch. */
+static int probe(struct io_uring *ring)
+{
+	static const int want[3] = { 4, 4, -EAGAIN };
+	/* the thread's: a kernel that leaves one in flight may still
+	 * write them after this returns */
+	static __thread uint8_t out[4] = "rtp", in[8];
+	static __thread struct iovec siov, riov;
+	static __thread struct msghdr smh, rmh;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	int sv[2], i, err = 0;
+
+	siov = (struct iovec){ .iov_base = out, .iov_len = sizeof(out) };
+	riov = (struct iovec){ .iov_base = in, .iov_len = sizeof(in) };
+	smh = (struct msghdr){ .msg_iov = &siov, .msg_iovlen = 1 };
+	rmh = (struct msghdr){ .msg_iov = &riov, .msg_iovlen = 1 };
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+		       sv) < 0)
+		return errno;
+	/* a send, its datagram received, then the socket found empty */
+	for (i = 0; i < 3 && !err; i++) {
+		sqe = io_uring_get_sqe(ring);
+		if (!sqe) {
+			err = EBUSY;
+			break;
+		}
+		if (i == 0)
+			io_uring_prep_sendmsg(sqe, sv[0], &smh, MSG_DONTWAIT);
+		else
+			io_uring_prep_recvmsg(sqe, sv[1], &rmh, MSG_DONTWAIT);
+		if (io_uring_submit(ring) != 1 ||
+		    io_uring_peek_cqe(ring, &cqe)) {
+			err = ENOTSUP;	/* still in flight: would wait */
+			break;
+		}
+		if (cqe->res != want[i])
+			err = cqe->res < 0 && i < 2 ? -cqe->res : ENOTSUP;
+		io_uring_cqe_seen(ring, cqe);
+	}
+	close(sv[0]);
+	close(sv[1]);
+	return err;
+}
+
 /**
  * Batch this thread's stream I/O from now on: streams created on it
  * afterwards use the batch, and the thread's loop, if it has one, submits
@@ -85,6 +135,11 @@ int media_batch_enable(void)
 		return -err;
 	}
 	b->ring_ok = true;
+	err = probe(&b->ring);
+	if (err) {
+		gw_mem_deref(b);
+		return err;
+	}
 	cur = b;
 	gw_loop_idle(idle_h, b);	/* when the thread has a loop */
 	return 0;

@@ -70,6 +70,54 @@ static void test_fd_read_and_close(void **state)
 	close(p.fds[1]);
 }
 
+/* The idle hook runs before each wait, after its turn's events. */
+struct idle_probe {
+	struct pipe_probe *p;
+	int calls;
+	int seen[16];			/* reads done at each call */
+};
+
+static void idle_h(void *arg)
+{
+	struct idle_probe *ip = arg;
+
+	if (ip->calls < 16)
+		ip->seen[ip->calls] = ip->p->reads;
+	ip->calls++;
+}
+
+static void test_idle_hook(void **state)
+{
+	struct pipe_probe p = {0};
+	struct idle_probe ip = { .p = &p };
+	struct gw_tmr t;
+	int i, calls;
+
+	(void)state;
+	assert_int_equal(pipe(p.fds), 0);
+	assert_int_equal(gw_fd_listen(p.fds[0], GW_FD_READ, pipe_readable,
+				      &p), 0);
+	assert_int_equal(write(p.fds[1], "a", 1), 1);
+	gw_tmr_init(&t);
+	gw_tmr_start(&t, 20, write_later, &p);
+	gw_loop_idle(idle_h, &ip);
+	assert_int_equal(gw_loop_run_timeout(1000), 0);
+	assert_int_equal(p.reads, 2);
+	/* before the first wait, then after the turn that read "a" */
+	assert_true(ip.calls >= 2);
+	assert_int_equal(ip.seen[0], 0);
+	assert_int_equal(ip.seen[1], 1);
+	for (i = 2; i < ip.calls && i < 16; i++)
+		assert_int_equal(ip.seen[i], 1);
+	/* removed: no more calls */
+	gw_loop_idle(NULL, NULL);
+	calls = ip.calls;
+	assert_int_equal(gw_loop_run_timeout(30), ETIMEDOUT);
+	assert_int_equal(ip.calls, calls);
+	close(p.fds[0]);
+	close(p.fds[1]);
+}
+
 static int hangups;
 
 static void pipe_hangup(int flags, void *arg)
@@ -229,6 +277,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_fd_read_and_close,
+						loop_setup, loop_teardown),
+		cmocka_unit_test_setup_teardown(test_idle_hook,
 						loop_setup, loop_teardown),
 		cmocka_unit_test_setup_teardown(test_fd_hangup,
 						loop_setup, loop_teardown),

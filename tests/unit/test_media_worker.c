@@ -1,11 +1,15 @@
 /* tests/unit/test_media_worker.c - media workers: posts, shutdown, ticks */
 #include <arpa/inet.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "unit.h"
@@ -462,37 +466,19 @@ static void ws_close(void *arg)
 	w->s = gw_mem_deref(w->s);
 }
 
-/* A worker batches its streams' socket I/O (media/batch.c): a stream
- * created there gets the worker's batch, and what it sends goes out
- * when the worker's loop is done with its turn, without another call. */
-static void test_streams_batched(void **state)
+/* Five packets each way through a stream on wk's thread: what it sends
+ * goes out when the worker's loop is done with its turn, without
+ * another call.  Whether the thread batched, for the caller. */
+static bool exchange(struct media_worker *wk)
 {
-	struct media_workers *ws = NULL;
-	struct media_worker_load l;
-	struct media_worker *wk;
 	struct wstream w = {0};
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t alen = sizeof(a);
 	struct pollfd pfd;
 	uint8_t pkt[12 + 160] = { 0x80, 8 }, buf[2048];
 	unsigned i;
-	json_t *j;
 	int fd;
 
-	(void)state;
-	assert_int_equal(media_workers_alloc(&ws, 1), 0);
-	wk = media_workers_get(ws, 0);
-	media_worker_load(wk, &l);
-	j = media_workers_json(ws);
-	assert_string_equal(json_string_value(json_object_get(
-		json_array_get(j, 0), "io")), l.batched ? "io_uring" :
-			    "syscalls");
-	json_decref(j);
-	if (!l.batched) {
-		print_message("no io_uring here: the worker does without\n");
-		gw_mem_deref(ws);
-		skip();
-	}
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
 	assert_true(fd >= 0);
 	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
@@ -501,7 +487,6 @@ static void test_streams_batched(void **state)
 	w.peer_port = ntohs(a.sin_port);
 	assert_int_equal(media_worker_sync(wk, ws_open, &w), 0);
 	assert_int_equal(w.err, 0);
-	assert_true(w.batched);
 	a.sin_port = htons(media_stream_port(w.s));
 	for (i = 0; i < 5; i++) {
 		pkt[3] = (uint8_t)i;
@@ -522,7 +507,87 @@ static void test_streams_batched(void **state)
 	assert_int_equal(w.st.tx_packets, 5);
 	assert_int_equal(w.st.tx_errors, 0);
 	close(fd);
+	return w.batched;
+}
+
+static const char *io_of(struct media_workers *ws)
+{
+	static char io[16];
+	json_t *j = media_workers_json(ws);
+
+	snprintf(io, sizeof(io), "%s", json_string_value(json_object_get(
+		json_array_get(j, 0), "io")));
+	json_decref(j);
+	return io;
+}
+
+/* A worker batches its streams' socket I/O (media/batch.c). */
+static void test_streams_batched(void **state)
+{
+	struct media_workers *ws = NULL;
+	struct media_worker_load l;
+
+	(void)state;
+	assert_int_equal(media_workers_alloc(&ws, 1), 0);
+	media_worker_load(media_workers_get(ws, 0), &l);
+	if (!l.batched) {
+		assert_string_equal(io_of(ws), "syscalls");
+		print_message("no io_uring here: the worker does without\n");
+		gw_mem_deref(ws);
+		skip();
+	}
+	assert_string_equal(io_of(ws), "io_uring");
+	assert_true(exchange(media_workers_get(ws, 0)));
 	gw_mem_deref(ws);
+}
+
+/* Workers started by a thread that io_uring_setup refuses (a seccomp
+ * filter, as a container may have) inherit the refusal: they say so,
+ * and carry the audio with a system call per datagram. */
+struct refused {
+	struct media_workers *ws;
+	int err;
+};
+
+static void *refused_main(void *arg)
+{
+	struct refused *r = arg;
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {
+		.len = sizeof(f) / sizeof(f[0]),
+		.filter = f,
+	};
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) {
+		r->err = errno;
+		return NULL;
+	}
+	r->err = media_workers_alloc(&r->ws, 1);
+	return NULL;
+}
+
+static void test_streams_without_io_uring(void **state)
+{
+	struct refused r = {0};
+	struct media_worker_load l;
+	pthread_t t;
+
+	(void)state;
+	assert_int_equal(pthread_create(&t, NULL, refused_main, &r), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(r.err, 0);
+	media_worker_load(media_workers_get(r.ws, 0), &l);
+	assert_false(l.batched);
+	assert_string_equal(io_of(r.ws), "syscalls");
+	assert_false(exchange(media_workers_get(r.ws, 0)));
+	gw_mem_deref(r.ws);
 }
 
 int main(void)
@@ -536,6 +601,7 @@ int main(void)
 		UNIT_TEST(test_pick_spreads_load),
 		UNIT_TEST(test_ticks_and_load),
 		UNIT_TEST(test_streams_batched),
+		UNIT_TEST(test_streams_without_io_uring),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
