@@ -210,6 +210,7 @@ struct media_stream {
 	struct media_batch_reader rd;
 	uint64_t rd_ns;			/* when the batch read the socket;
 					 * 0: consumed since */
+	bool rd_burst;			/* its last read came back all full */
 	struct tx_slot txq[TXQ_MAX];
 
 	media_dtmf_h *dtmfh;
@@ -1239,7 +1240,9 @@ static void rq_done(struct media_batch_op *op, int res)
  * already, or what was read last is still unread.  One more than the
  * packets a tick brings at the peer's ptime, so that an empty last one
  * tells the socket is drained; all of them full sends media_stream_rx
- * to the socket itself for the rest. */
+ * to the socket itself for the rest, and the next read posts RQ_MAX (a
+ * peer that sends in bursts costs a few empty receives, not a system
+ * call a tick). */
 static void rd_post(struct media_batch_reader *rd, uint64_t now)
 {
 	struct media_stream *s = (struct media_stream *)
@@ -1251,7 +1254,7 @@ static void rd_post(struct media_batch_reader *rd, uint64_t now)
 		return;
 	n = (s->rx_dur && s->rx_dur < s->tick_units ?
 	     s->tick_units / s->rx_dur : 1) + 1;
-	if (n > RQ_MAX)
+	if (n > RQ_MAX || s->rd_burst)
 		n = RQ_MAX;
 	for (i = 0; i < n; i++) {
 		struct rq_slot *q = &s->rq[i];
@@ -1296,6 +1299,7 @@ static void rx_batch(struct media_stream *s)
 		for (i = s->rq_head; i < s->rq_end; i++)
 			if (!s->rq[i].full)
 				s->rtp_drained = true;
+	s->rd_burst = fresh && !s->rtp_drained;
 	s->rd_ns = 0;
 }
 
