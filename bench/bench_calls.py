@@ -46,7 +46,7 @@ RTP_PORTS = (20000, 29999)	# an RTP/RTCP pair per call: 5,000 calls
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def gw_conf(spans, ec, log_level):
+def gw_conf(spans, ec, batch, log_level):
     """junctiond's config: the spans in one group, every call from
     loopback routed to it, the limits out of the way."""
     text = f"""
@@ -64,6 +64,7 @@ socket = junction-mg.sock
 rtp_port_min = {RTP_PORTS[0]}
 rtp_port_max = {RTP_PORTS[1]}
 echo_cancel = {"yes" if ec else "no"}
+io_uring = {"yes" if batch else "no"}
 
 [calls]
 causes = {os.path.join(SRC, "etc", "causes.csv")}
@@ -136,8 +137,9 @@ class Rig:
     """pstnsim and the gateway (junctiond and its junction-mg) with
     `spans` virtual E1 spans between them, every D-channel up."""
 
-    def __init__(self, spans, ec=False, log_level="warn"):
-        self.gw = gw = Gateway(gw_conf(spans, ec, log_level), name="bench")
+    def __init__(self, spans, ec=False, batch=True, log_level="warn"):
+        self.gw = gw = Gateway(gw_conf(spans, ec, batch, log_level),
+                               name="bench")
         self.sim = Pstnsim(rundir=gw.rundir, conf=sim_conf(spans, log_level))
         self.sim.start()
         gw.start(wait=False)
@@ -326,7 +328,8 @@ def print_usage(rig, base, a, b, sipp_cpu, calls, per_call):
 
 def run_cps(o):
     calls = o.calls or int(o.rate * 10)
-    rig = Rig(o.spans, ec=o.ec, log_level=o.log_level)
+    rig = Rig(o.spans, ec=o.ec, batch=not o.syscalls,
+              log_level=o.log_level)
     limit = o.spans * CHANS_PER_SPAN
     timeout = int(calls / o.rate + o.hold / 1000 + 60)
     a = rig.snapshot()
@@ -367,7 +370,8 @@ def tone_back(sim):
 def run_concurrent(o):
     for spans in o.spans_list:
         n = int(spans * CHANS_PER_SPAN * o.fill)
-        rig = Rig(spans, ec=o.ec, log_level=o.log_level)
+        rig = Rig(spans, ec=o.ec, batch=not o.syscalls,
+                  log_level=o.log_level)
         ramp = n / o.rate
         timeout = int(2 * ramp + o.hold + 60)
         base = rig.snapshot()
@@ -433,6 +437,9 @@ def main():
     for p in (c, k):
         p.add_argument("-e", "--ec", action="store_true",
                        help="echo cancellation on every call")
+        p.add_argument("-S", "--syscalls", action="store_true",
+                       help="media workers without io_uring: one system "
+                       "call per datagram")
         p.add_argument("-T", "--transport", default="u1",
                        choices=("u1", "t1"), help="SIP over one UDP "
                        "socket (u1, default) or one TCP connection (t1)")
@@ -447,7 +454,8 @@ def main():
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     print(f"# {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
-          f", open files {hard}, echo cancel {'on' if o.ec else 'off'}")
+          f", open files {hard}, echo cancel {'on' if o.ec else 'off'}"
+          f", media I/O {'system calls' if o.syscalls else 'io_uring'}")
     if o.mode == "cps":
         run_cps(o)
     else:

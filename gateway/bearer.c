@@ -536,7 +536,8 @@ static int bearer_start(struct gw_daemon *d, const struct gw_conf *conf)
 	while (gw_conf_span(conf, n, NULL))
 		n++;
 	err = media_workers_alloc(&br.workers,
-				  (unsigned)gw_conf_mg(conf)->workers);
+				  (unsigned)gw_conf_mg(conf)->workers,
+				  gw_conf_mg(conf)->io_uring);
 	if (err)
 		return err;
 	br.v = calloc(n ? n : 1, sizeof(*br.v));

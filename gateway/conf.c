@@ -173,6 +173,10 @@ static const struct gw_conf_key mg_keys[] = {
 	 "0", 0, 64, NULL, 0,
 	 "media worker threads in junction-mg, each with its own loop and "
 	 "its own spans and channels; 0: one per online core"},
+	{"io_uring", GW_CONF_BOOL, offsetof(struct gw_mg_conf, io_uring),
+	 "yes", 0, 0, NULL, 0,
+	 "media workers batch their RTP socket I/O through io_uring; no: "
+	 "one system call per datagram"},
 	{"address", GW_CONF_STR, offsetof(struct gw_mg_conf, address),
 	 "127.0.0.1", 1, 63, NULL, 0,
 	 "IP literal junction-mg's H.248 endpoints and RTP use"},

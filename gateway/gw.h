@@ -32,6 +32,7 @@ struct gw_mg_conf {
 	long long start_timeout_ms;	/* not answering by then: restart */
 	long long stable_ms;	/* up this long: the back-off resets */
 	long long workers;	/* media worker threads; 0 = one per core */
+	bool io_uring;		/* workers batch their socket I/O */
 	/* H.248 between junctiond and the local virtual MG */
 	char *address;		/* IP literal of junction-mg's H.248 and RTP */
 	long long megaco_port;	/* the local virtual MG */

@@ -485,7 +485,8 @@ struct media_worker_load {
 
 /* n 0: one per online core.  gw_mem_deref stops and joins them all,
  * after what was posted to them has run. */
-int  media_workers_alloc(struct media_workers **wsp, unsigned n);
+int  media_workers_alloc(struct media_workers **wsp, unsigned n,
+			 bool batch);
 unsigned media_workers_count(const struct media_workers *ws);
 struct media_worker *media_workers_get(const struct media_workers *ws,
 				       unsigned idx);

@@ -48,7 +48,7 @@ struct media_worker {
 	struct gw_loop *loop;
 	clockid_t cpuclk;
 	int start_err;
-	int batch_err;			/* 0: socket I/O batched */
+	bool batched;			/* socket I/O through io_uring */
 
 	/* Posts against the loop being closed. */
 	pthread_mutex_t lock;
@@ -79,6 +79,7 @@ struct media_worker {
 struct media_workers {
 	struct media_worker *v;
 	unsigned n;
+	bool batch;			/* socket I/O through io_uring */
 	atomic_uint rr;			/* where the next pick starts */
 	pthread_mutex_t lock;		/* threads report ready */
 	pthread_cond_t cond;
@@ -322,10 +323,14 @@ static void *worker_main(void *arg)
 		return NULL;
 	}
 	gw_tmr_init(&wk->clk_wdog);
-	wk->batch_err = media_batch_enable();
-	if (wk->batch_err)
-		GW_WARN("worker %u: no io_uring (%s): one system call per "
-			"datagram", wk->idx, strerror(wk->batch_err));
+	if (wk->ws->batch) {
+		err = media_batch_enable();
+		if (err)
+			GW_WARN("worker %u: no io_uring (%s): one system call "
+				"per datagram", wk->idx, strerror(err));
+		wk->batched = !err;
+		err = 0;
+	}
 	wk->busy_wall0 = mono_ns();
 	wk->busy_cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	timer_set(wk, mono_ns() + TICK_NS);
@@ -405,9 +410,10 @@ static void workers_destroy(void *data)
  * worker after what was posted to it has run, and joins it; what the
  * workers own must be gone by then.  The threads inherit the caller's
  * signal mask: start them after gw_loop_signals, so that signals reach
- * the main loop alone.
+ * the main loop alone.  batch: the workers batch their streams' socket
+ * I/O (media/batch.c) where the kernel lets them.
  */
-int media_workers_alloc(struct media_workers **wsp, unsigned n)
+int media_workers_alloc(struct media_workers **wsp, unsigned n, bool batch)
 {
 	struct media_workers *ws;
 	unsigned i;
@@ -433,6 +439,7 @@ int media_workers_alloc(struct media_workers **wsp, unsigned n)
 		return ENOMEM;
 	}
 	ws->n = n;
+	ws->batch = batch;
 	for (i = 0; i < n; i++) {
 		struct media_worker *wk = &ws->v[i];
 
@@ -693,7 +700,7 @@ void media_worker_load(const struct media_worker *wk,
 	l->span_clock = atomic_load_explicit(&wk->span_clock,
 					     memory_order_relaxed);
 	/* set before the thread reported ready */
-	l->batched = atomic_load(&wk->alive) && !wk->batch_err;
+	l->batched = atomic_load(&wk->alive) && wk->batched;
 }
 
 /**

@@ -48,7 +48,7 @@ static void test_run_on_workers(void **state)
 	(void)state;
 	main_thread = pthread_self();
 	memset(p, 0, sizeof(p));
-	assert_int_equal(media_workers_alloc(&ws, 3), 0);
+	assert_int_equal(media_workers_alloc(&ws, 3, true), 0);
 	assert_int_equal(media_workers_count(ws), 3);
 	assert_null(media_workers_get(ws, 3));
 	assert_null(media_worker_self());
@@ -77,12 +77,12 @@ static void test_alloc_limits(void **state)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
 	(void)state;
-	assert_int_equal(media_workers_alloc(&ws, MEDIA_WORKERS_MAX + 1),
+	assert_int_equal(media_workers_alloc(&ws, MEDIA_WORKERS_MAX + 1, true),
 			 EINVAL);
 	assert_null(ws);
-	assert_int_equal(media_workers_alloc(NULL, 1), EINVAL);
+	assert_int_equal(media_workers_alloc(NULL, 1, true), EINVAL);
 	/* 0: one per core. */
-	assert_int_equal(media_workers_alloc(&ws, 0), 0);
+	assert_int_equal(media_workers_alloc(&ws, 0, true), 0);
 	assert_int_equal(media_workers_count(ws),
 			 cpus < 1 ? 1 : cpus > MEDIA_WORKERS_MAX ?
 			 MEDIA_WORKERS_MAX : cpus);
@@ -128,7 +128,7 @@ static void test_call_done_on_main_loop(void **state)
 	cs.fn_off_main = cs.done_on_main = true;
 	cs.expect = CALLS;
 	/* The caller needs a loop for done to come back to. */
-	assert_int_equal(media_workers_alloc(&ws, 2), 0);
+	assert_int_equal(media_workers_alloc(&ws, 2, true), 0);
 	assert_int_equal(media_worker_call(media_workers_get(ws, 0), call_fn,
 					   NULL, call_done, NULL), ENOSYS);
 	assert_int_equal(gw_loop_init(), 0);
@@ -175,7 +175,7 @@ static void test_many_posts_in_order(void **state)
 
 	(void)state;
 	memset(o, 0, sizeof(o));
-	assert_int_equal(media_workers_alloc(&ws, 2), 0);
+	assert_int_equal(media_workers_alloc(&ws, 2, true), 0);
 	/* Interleaved between two workers: each sees its own in order. */
 	for (i = 0; i < ORDER_POSTS; i++) {
 		for (w = 0; w < 2; w++) {
@@ -232,7 +232,7 @@ static void test_shutdown_with_work_queued(void **state)
 	cs.fn_off_main = cs.done_on_main = true;
 	cs.expect = 100;
 	assert_int_equal(gw_loop_init(), 0);
-	assert_int_equal(media_workers_alloc(&ws, 2), 0);
+	assert_int_equal(media_workers_alloc(&ws, 2, true), 0);
 	for (i = 0; i < 2; i++) {
 		struct media_worker *wk = media_workers_get(ws, i);
 		unsigned j;
@@ -272,7 +272,7 @@ static void test_pick_spreads_load(void **state)
 	unsigned i, j;
 
 	(void)state;
-	assert_int_equal(media_workers_alloc(&ws, 4), 0);
+	assert_int_equal(media_workers_alloc(&ws, 4, true), 0);
 	/* All idle: consecutive picks take every worker in turn. */
 	for (i = 0; i < 4; i++) {
 		seen[i] = media_workers_pick(ws);
@@ -362,7 +362,7 @@ static void test_ticks_and_load(void **state)
 
 	(void)state;
 	memset(t, 0, sizeof(t));
-	assert_int_equal(media_workers_alloc(&ws, 2), 0);
+	assert_int_equal(media_workers_alloc(&ws, 2, true), 0);
 	wk = media_workers_get(ws, 0);
 	t[0].wk = wk;
 	t[0].stop_after = 5;
@@ -521,14 +521,15 @@ static const char *io_of(struct media_workers *ws)
 	return io;
 }
 
-/* A worker batches its streams' socket I/O (media/batch.c). */
+/* A worker batches its streams' socket I/O (media/batch.c), unless told
+ * not to. */
 static void test_streams_batched(void **state)
 {
 	struct media_workers *ws = NULL;
 	struct media_worker_load l;
 
 	(void)state;
-	assert_int_equal(media_workers_alloc(&ws, 1), 0);
+	assert_int_equal(media_workers_alloc(&ws, 1, true), 0);
 	media_worker_load(media_workers_get(ws, 0), &l);
 	if (!l.batched) {
 		assert_string_equal(io_of(ws), "syscalls");
@@ -538,6 +539,12 @@ static void test_streams_batched(void **state)
 	}
 	assert_string_equal(io_of(ws), "io_uring");
 	assert_true(exchange(media_workers_get(ws, 0)));
+	gw_mem_deref(ws);
+
+	/* not asked to ([mg] io_uring = no) */
+	assert_int_equal(media_workers_alloc(&ws, 1, false), 0);
+	assert_string_equal(io_of(ws), "syscalls");
+	assert_false(exchange(media_workers_get(ws, 0)));
 	gw_mem_deref(ws);
 }
 
@@ -569,7 +576,7 @@ static void *refused_main(void *arg)
 		r->err = errno;
 		return NULL;
 	}
-	r->err = media_workers_alloc(&r->ws, 1);
+	r->err = media_workers_alloc(&r->ws, 1, true);
 	return NULL;
 }
 
