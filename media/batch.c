@@ -10,12 +10,14 @@
 #include "batch.h"
 
 /*
- * On this machine's kind of host the system call itself (entry, exit,
- * the file lookup) costs more than the UDP work it asks for: a media
- * tick of one recvfrom and one sendto per channel spends most of its time
- * there (bench/README.md).  A thread that enables batching gets one
- * io_uring; its streams queue their operations on it and the thread
- * submits them together, one io_uring_enter for hundreds of datagrams.
+ * On a virtual machine the system call itself (entry, exit, the file
+ * lookup) can cost more than the UDP work it asks for: a media tick of
+ * one recvfrom and one sendto per channel then spends most of its time
+ * there (bench/README.md, bench_media).  recvmmsg and sendmmsg batch
+ * within one socket only, and each channel has its own.  A thread that
+ * enables batching gets one io_uring; its streams queue their operations
+ * on it and the thread submits them together, one io_uring_enter for
+ * hundreds of datagrams.
  *
  * Reads.  A stream that reads its socket at the start of its tick, when
  * the batch has not read it in this tick already, makes the batch read
@@ -34,7 +36,7 @@
  *
  * Where io_uring is missing or refused (an old kernel, a seccomp filter,
  * kernel.io_uring_disabled) the thread does without: streams then make
- * one system call per datagram, as before batching.
+ * one system call per datagram (media/stream.c).
  */
 
 #define RING_ENTRIES	1024
@@ -44,6 +46,7 @@ struct media_batch {
 	bool ring_ok;
 	unsigned queued;		/* prepared, not submitted */
 	unsigned inflight;		/* submitted, not completed */
+	bool warned;			/* a submission failed: said once */
 	struct media_batch_reader *readers;
 	struct media_batch_stats st;
 };
@@ -203,7 +206,10 @@ void media_batch_flush(struct media_batch *b)
 			continue;
 		}
 		if (n <= 0) {
-			GW_WARN("media batch: submit: %s", strerror(-n));
+			if (!b->warned)
+				GW_WARN("media batch: submit: %s",
+					strerror(-n));
+			b->warned = true;
 			break;
 		}
 		b->st.submits++;

@@ -276,7 +276,8 @@ static void loop_begin(void)
 	if (!batched)
 		return;
 	err = media_batch_enable();
-	if (err == ENOSYS || err == EPERM) {
+	if (err == ENOSYS || err == EPERM || err == ENOTSUP ||
+	    err == ENOMEM) {
 		print_message("no io_uring here (%s)\n", strerror(err));
 		skip();
 	}
