@@ -663,6 +663,9 @@ static void usage(void)
 	exit(2);
 }
 
+/* Without io_uring here the batched variants cannot run. */
+static int batch_err;
+
 static bool wanted(const char *only, const char *name)
 {
 	const char *p = only;
@@ -677,6 +680,11 @@ static bool wanted(const char *only, const char *name)
 		p += len;
 	}
 	return false;
+}
+
+static bool chosen(const char *only, const struct variant *v)
+{
+	return wanted(only, v->name) && !(v->batch && batch_err);
 }
 
 int main(int argc, char **argv)
@@ -742,8 +750,13 @@ int main(int argc, char **argv)
 	printf("figures are CPU time of the gateway side (thread CPU clock), "
 	       "ticks back to back, not in real time;\nthis VM is shared: "
 	       "read the ratios, the absolutes move with the neighbours\n\n");
+	batch_err = media_batch_enable();
+	media_batch_disable();
+	if (batch_err)
+		printf("no io_uring here (%s): the batched variants are left "
+		       "out\n\n", strerror(batch_err));
 	for (v = 0; v < NVARIANTS; v++)
-		if (wanted(only, variants[v].name))
+		if (chosen(only, &variants[v]))
 			printf("  %-9s %s\n", variants[v].name,
 			       variants[v].what);
 	printf("\n");
@@ -755,7 +768,7 @@ int main(int argc, char **argv)
 			int err;
 
 			us[v][k] = NAN;
-			if (!wanted(only, variants[v].name))
+			if (!chosen(only, &variants[v]))
 				continue;
 			err = run_setup(&r, &variants[v], n);
 			if (err) {
@@ -782,7 +795,7 @@ int main(int argc, char **argv)
 	for (v = 0; v < NVARIANTS; v++) {
 		double med, lo, hi, rmed, rlo, rhi, bmed, blo, bhi;
 
-		if (!wanted(only, variants[v].name))
+		if (!chosen(only, &variants[v]))
 			continue;
 		med = median(us[v], runs, &lo, &hi);
 		rmed = median(ratio[v], runs, &rlo, &rhi);
@@ -808,7 +821,7 @@ int main(int argc, char **argv)
 	for (v = 0; v < NVARIANTS; v++) {
 		const struct run_check *c = &check[v];
 
-		if (!wanted(only, variants[v].name))
+		if (!chosen(only, &variants[v]))
 			continue;
 		printf("%-9s %7.3f %7.3f %9.3f %9llu %7llu %5llu/%llu\n",
 		       variants[v].name, c->rtp_in, c->rtp_out, c->concealed,
