@@ -1223,6 +1223,14 @@ static ssize_t rtp_read(struct media_stream *s, uint8_t *buf, size_t cap,
 	return mm[0].msg_len;
 }
 
+/* Packets a tick brings at the peer's ptime: the recvm calls a tick
+ * makes (several when the peer's packets are shorter than a tick). */
+static unsigned rx_steps(const struct media_stream *s)
+{
+	return s->rx_dur && s->rx_dur < s->tick_units ?
+		s->tick_units / s->rx_dur : 1;
+}
+
 /* The batch read this socket (see media/batch.c): a receive into the
  * slot, or -EAGAIN when it had nothing more. */
 static void rq_done(struct media_batch_op *op, int res)
@@ -1252,8 +1260,7 @@ static void rd_post(struct media_batch_reader *rd, uint64_t now)
 	if (s->fd < 0 || s->rq_head < s->rq_end ||
 	    (s->rd_ns && now - s->rd_ns < RD_FRESH_NS))
 		return;
-	n = (s->rx_dur && s->rx_dur < s->tick_units ?
-	     s->tick_units / s->rx_dur : 1) + 1;
+	n = rx_steps(s) + 1;
 	if (n > RQ_MAX || s->rd_burst)
 		n = RQ_MAX;
 	for (i = 0; i < n; i++) {
@@ -2013,8 +2020,7 @@ int media_stream_rx(struct media_stream *s, uint8_t *buf, size_t size,
 		s->rtcp_poll = true;
 	}
 	want = wants_rx(s);
-	steps = s->rx_dur && s->rx_dur < s->tick_units ?
-		s->tick_units / s->rx_dur : 1;
+	steps = rx_steps(s);
 	step = s->tick_units / steps;
 	for (i = 0; i < steps; i++) {
 		mblk_t *m;
