@@ -60,8 +60,9 @@
  * 1 s), each stream at its own phase.  The kernel stamps each datagram's
  * arrival (SO_TIMESTAMPNS) and the round trip is taken from that stamp
  * (RFC 3550 6.4.1), so the late read costs no accuracy: ours from our
- * LSR/DLSR arithmetic, the peer's from the DLSR of our reports, which
- * ortp takes from the time it saw the peer's SR, reset to the stamp.
+ * LSR/DLSR arithmetic, the peer's from the DLSR of our reports, which we
+ * count from the stamp of the peer's SR as each report goes out (ortp
+ * counts from when it read the SR, and may report in the same call).
  */
 
 #define RTP_HDR		12
@@ -198,7 +199,7 @@ struct media_stream {
 	unsigned rtcp_wait;		/* ticks until the next read */
 	unsigned rtcp_period;		/* ticks between reads */
 	struct timespec rtcp_arrival;	/* of the datagram read; 0: now */
-	struct timespec sr_arrival;	/* of an SR ortp is reading; 0: none */
+	struct timespec sr_arrival;	/* of the peer's last SR; 0: none */
 
 	/* The rest of the last RTP batch (see the top of the file). */
 	bool rtp_drained;		/* the socket was empty this tick */
@@ -998,12 +999,12 @@ static bool rtcp_valid(const uint8_t *p, size_t n)
 	return off == n;
 }
 
-/* The middle 32 bits of the NTP time of the RTCP datagram being read
- * (its arrival stamp, or now), on the clock ortp stamps its sender
- * reports with (gettimeofday). */
-static uint32_t ntp_mid_arrival(const struct media_stream *s)
+/* The middle 32 bits of an NTP time (RFC 3550 4), of *at or of now when
+ * it is zero, on the clock ortp stamps its sender reports with
+ * (gettimeofday). */
+static uint32_t ntp_mid(const struct timespec *at)
 {
-	struct timespec ts = s->rtcp_arrival;
+	struct timespec ts = *at;
 	uint64_t frac;
 
 	if (!ts.tv_sec)
@@ -1039,11 +1040,44 @@ static void rtcp_reports(struct media_stream *s, const uint8_t *p, size_t n)
 			s->remote_lost = lost;
 			s->remote_jitter_ms = be32(b + 12) * 1000.0 / s->clock;
 			if (lsr) {
-				int32_t rtt = (int32_t)(ntp_mid_arrival(s) - lsr -
-							dlsr);
+				int32_t rtt = (int32_t)(ntp_mid(&s->rtcp_arrival) -
+							lsr - dlsr);
 
 				if (rtt >= 0)
 					s->rtt_ms = rtt * 1000.0 / 65536.0;
+			}
+		}
+		off += plen;
+	}
+}
+
+/* The DLSR of each report block in a compound of ours that answers an SR
+ * (RFC 3550 6.4.1), counted from the SR's arrival stamp up to now, its
+ * sending: ortp counts from when it read the SR. */
+static void rtcp_set_dlsr(const struct media_stream *s, uint8_t *p, size_t n)
+{
+	uint32_t dlsr;
+	size_t off = 0;
+
+	if (!s->sr_arrival.tv_sec)
+		return;
+	dlsr = ntp_mid(&(struct timespec){ 0 }) - ntp_mid(&s->sr_arrival);
+	while (off + 4 <= n) {
+		uint8_t *q = p + off;
+		size_t plen = 4u * (be16(q + 2) + 1u), boff;
+		unsigned rc = q[0] & 0x1f, i;
+
+		if (plen > n - off)
+			break;
+		boff = q[1] == 200 ? 28 : q[1] == 201 ? 8 : plen;
+		for (i = 0; i < rc && boff + 24 <= plen; i++, boff += 24) {
+			uint8_t *b = q + boff;
+
+			if (be32(b + 16)) {
+				b[20] = (uint8_t)(dlsr >> 24);
+				b[21] = (uint8_t)(dlsr >> 16);
+				b[22] = (uint8_t)(dlsr >> 8);
+				b[23] = (uint8_t)dlsr;
 			}
 		}
 		off += plen;
@@ -1085,8 +1119,11 @@ static size_t rtcp_gate(struct media_stream *s, uint8_t *p, size_t n,
 		return 0;
 	}
 	rtcp_reports(s, p, n);
-	if (p[1] == 200)
+	if (p[1] == 200) {
 		s->sr_arrival = s->rtcp_arrival;
+		if (!s->sr_arrival.tv_sec)
+			clock_gettime(CLOCK_REALTIME, &s->sr_arrival);
+	}
 	if (s->symmetric && !s->mux && !s->latched_rtcp_len) {
 		s->latched_rtcp = *src;
 		s->latched_rtcp_len = srclen;
@@ -1531,6 +1568,7 @@ static int ep_rtcp_sendto(RtpTransport *t, mblk_t *m, int flags,
 	(void)flags;
 	(void)to;
 	(void)tolen;
+	rtcp_set_dlsr(s, s->txbuf, n);
 	if (!n || (s->srtp_tx &&
 		   srtp_protect_rtcp(s->srtp_tx, s->txbuf, &len) !=
 		   srtp_err_status_ok)) {
@@ -2027,16 +2065,6 @@ int media_stream_rx(struct media_stream *s, uint8_t *buf, size_t size,
 
 		s->rx_user_ts += step;
 		m = rtp_session_recvm_with_ts(s->rtp, s->rx_user_ts);
-		if (s->sr_arrival.tv_sec) {
-			/* An SR read late: when it came, for our DLSR. */
-			if (s->rtp->rtp.last_rcv_SR_time.tv_sec) {
-				s->rtp->rtp.last_rcv_SR_time.tv_sec =
-					s->sr_arrival.tv_sec;
-				s->rtp->rtp.last_rcv_SR_time.tv_usec =
-					s->sr_arrival.tv_nsec / 1000;
-			}
-			s->sr_arrival.tv_sec = 0;
-		}
 		if (m && want) {
 			int e = frame_add(s, m, buf, size, f, step);
 
