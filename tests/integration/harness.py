@@ -7,6 +7,7 @@ or a signal to the test itself.
 """
 
 import atexit
+import collections
 import json
 import os
 import shutil
@@ -471,13 +472,20 @@ def probe_events(pr):
     return pr.events
 
 
+_given_ports = collections.deque(maxlen=64)
+
+
 def free_port(proto="udp", base=12000, span=400):
     """A loopback port free for both UDP and TCP, from the SIP tests' own
     range (12000-12399: below the media tests' RTP ranges and the kernel's
-    ephemeral ports, away from the demo's 5060/5070)."""
+    ephemeral ports, away from the demo's 5060/5070), and none of the last
+    ones given in this process: a gateway's SIP, H.248 and MGC ports are
+    chosen before any of them is bound."""
     import random
     for _ in range(200):
         port = base + random.randrange(span)
+        if port in _given_ports:
+            continue
         ok = True
         for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
             s = socket.socket(socket.AF_INET, kind)
@@ -488,6 +496,7 @@ def free_port(proto="udp", base=12000, span=400):
             finally:
                 s.close()
         if ok:
+            _given_ports.append(port)
             return port
     raise RuntimeError("no free port")
 
