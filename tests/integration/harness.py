@@ -7,7 +7,6 @@ or a signal to the test itself.
 """
 
 import atexit
-import collections
 import json
 import os
 import shutil
@@ -472,32 +471,51 @@ def probe_events(pr):
     return pr.events
 
 
-_given_ports = collections.deque(maxlen=64)
+PORTS_GIVEN = os.path.join(tempfile.gettempdir(), "junction-test-ports")
+PORT_HOLD_S = 120
 
 
 def free_port(proto="udp", base=12000, span=400):
     """A loopback port free for both UDP and TCP, from the SIP tests' own
     range (12000-12399: below the media tests' RTP ranges and the kernel's
-    ephemeral ports, away from the demo's 5060/5070), and none of the last
-    ones given in this process: a gateway's SIP, H.248 and MGC ports are
-    chosen before any of them is bound."""
+    ephemeral ports, away from the demo's 5060/5070).  A port is mostly
+    bound a while after it is chosen (by the gateway or SIPp), so none
+    given in the last two minutes is given again, to this test or to one
+    running beside it: the ports given are kept, under a lock, in
+    PORTS_GIVEN."""
+    import fcntl
     import random
-    for _ in range(200):
-        port = base + random.randrange(span)
-        if port in _given_ports:
-            continue
-        ok = True
-        for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-            s = socket.socket(socket.AF_INET, kind)
+    with open(PORTS_GIVEN, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        now = time.time()
+        given = {}
+        for line in f:
             try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                ok = False
-            finally:
-                s.close()
-        if ok:
-            _given_ports.append(port)
-            return port
+                port, when = line.split()
+                if now - float(when) < PORT_HOLD_S:
+                    given[int(port)] = float(when)
+            except ValueError:
+                pass
+        for attempt in range(400):
+            port = base + random.randrange(span)
+            if port in given and attempt < 200:
+                continue
+            ok = True
+            for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                s = socket.socket(socket.AF_INET, kind)
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    ok = False
+                finally:
+                    s.close()
+            if ok:
+                given[port] = now
+                f.seek(0)
+                f.truncate()
+                f.writelines(f"{p} {t}\n" for p, t in given.items())
+                return port
     raise RuntimeError("no free port")
 
 
