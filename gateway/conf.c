@@ -470,33 +470,57 @@ int gw_route_parse_cidr(const char *s, struct sockaddr_storage *addr,
 	return 0;
 }
 
-/* "1,2,5": span numbers 1..255, each once. */
+int gw_span_range(const char **sp, unsigned *first, unsigned *last)
+{
+	const char *s = *sp;
+	unsigned long a, b;
+	char *end;
+
+	if (!*s)
+		return 0;
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	a = b = strtoul(s, &end, 10);
+	if (*end == '-') {
+		if (!isdigit((unsigned char)end[1]))
+			return -1;
+		b = strtoul(end + 1, &end, 10);
+	}
+	if (a < 1 || b > 255 || a > b ||
+	    (*end && (*end != ',' || !isdigit((unsigned char)end[1]))))
+		return -1;
+	*first = (unsigned)a;
+	*last = (unsigned)b;
+	*sp = *end ? end + 1 : end;
+	return 1;
+}
+
+/* "1,2,5-8": span numbers 1..255 and ranges of them, each span once. */
 static int check_span_list(const char *s, char *err, size_t errlen)
 {
 	bool seen[256] = {false};
-	unsigned long id;
-	char *end;
+	unsigned first, last, id;
+	const char *item = s;
+	int r;
 
-	for (;;) {
-		if (!isdigit((unsigned char)*s))
-			goto bad;
-		id = strtoul(s, &end, 10);
-		if (id < 1 || id > 255)
-			goto bad;
-		if (seen[id]) {
-			snprintf(err, errlen, "span %lu is listed twice", id);
-			return EINVAL;
+	if (!*s)
+		goto bad;
+	while ((r = gw_span_range(&s, &first, &last)) > 0) {
+		for (id = first; id <= last; id++) {
+			if (seen[id]) {
+				snprintf(err, errlen, "span %u is listed "
+					 "twice", id);
+				return EINVAL;
+			}
+			seen[id] = true;
 		}
-		seen[id] = true;
-		if (!*end)
-			return 0;
-		if (*end != ',')
-			goto bad;
-		s = end + 1;
+		item = s;
 	}
+	if (!r)
+		return 0;
  bad:
 	snprintf(err, errlen, "'%s' is not a list of span numbers 1..255 "
-		 "(for example: 1,2)", s);
+		 "(for example: 1,2 or 1-4,6)", item);
 	return EINVAL;
 }
 
@@ -614,8 +638,8 @@ static const struct gw_conf_key route_keys[] = {
 	 "extended, re:^00[1-9]) or any"},
 	{"from", GW_CONF_STR, offsetof(struct gw_route_conf, from),
 	 "any", 1, 1000, NULL, GW_CONF_RELOAD,
-	 "sources, any of them matches: any, span:1,2, group:NAME, "
-	 "trunk:NAME, addr:192.0.2.0/24"},
+	 "sources, any of them matches: any, span:1,2 (or span:1-4), "
+	 "group:NAME, trunk:NAME, addr:192.0.2.0/24"},
 	{"priority", GW_CONF_INT, offsetof(struct gw_route_conf, priority),
 	 "0", -1000, 1000, NULL, GW_CONF_RELOAD,
 	 "higher first; then the longer prefix, then prefixes before "
@@ -678,7 +702,8 @@ static int check_group(void *data, const char *label, char *err,
 static const struct gw_conf_key group_keys[] = {
 	{"spans", GW_CONF_STR, offsetof(struct gw_group_conf, spans),
 	 "", 0, 1000, NULL, GW_CONF_RELOAD | GW_CONF_REQUIRED,
-	 "the [span N] sections of the group, in hunting order: 1,2"},
+	 "the [span N] sections of the group, in hunting order: 1,2 or "
+	 "1-4,6"},
 	{"hunt", GW_CONF_ENUM, offsetof(struct gw_group_conf, hunt),
 	 "ascending", 0, 0, gw_hunt_names, GW_CONF_RELOAD,
 	 "ascending (first free channel), descending (last free), "

@@ -158,6 +158,10 @@ const struct gw_span_conf *gw_conf_span(const struct gw_conf *conf,
 /* The idx-th [mgc NAME], its name in *namep; NULL past the end. */
 const struct gw_mgc_conf *gw_conf_mgc(const struct gw_conf *conf, size_t idx,
 				      const char **namep);
+/* The next item of a span list ("1-15,17,20"): a span N or a range N-M
+ * of spans 1..255, into *first and *last, *sp moved past it and its
+ * comma.  1: an item; 0: the end of the list; -1: *sp is not at one. */
+int  gw_span_range(const char **sp, unsigned *first, unsigned *last);
 /* "ip:port, ip:port" into up to max addresses: count, or -1. */
 int  gw_conf_addr_list(const char *s, char ip[][64], uint16_t *port,
 		       int max);

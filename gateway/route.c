@@ -157,50 +157,62 @@ static const char *where(const struct gw_dialplan *p, const char *sec,
 	return buf;
 }
 
+/* A group's span id, with its B-channels, from its [span N] section. */
+static int group_add_span(struct gw_dialplan *p, struct gw_hunt *h,
+			  const char *name, unsigned id, char *err,
+			  size_t errlen)
+{
+	const struct gw_span_conf *sc;
+	struct hunt_span *hs;
+	unsigned sid, ts;
+	char w[256];
+	size_t i;
+
+	for (i = 0; (sc = gw_conf_span(p->conf, i, &sid)); i++) {
+		if (sid == id)
+			break;
+	}
+	if (!sc) {
+		snprintf(err, errlen, "%s: group %s: span %u is not configured "
+			 "(no [span %u])",
+			 where(p, "group", name, "spans", w, sizeof(w)), name,
+			 id, id);
+		return EINVAL;
+	}
+	hs = &h->spans[h->nspans++];
+	hs->id = id;
+	for (ts = 1; ts <= (sc->type == TDM_E1 ? 31u : 23u); ts++) {
+		if (sc->type == TDM_E1 && ts == 16)
+			continue;	/* the D-channel */
+		hs->ts[hs->nts++] = (unsigned char)ts;
+	}
+	h->nchans += hs->nts;
+	return 0;
+}
+
 /* Fill a group's channel list from its [span N] sections. */
 static int group_build(struct gw_dialplan *p, struct gw_hunt *h,
 		       const char *name, const struct gw_group_conf *gc,
 		       char *err, size_t errlen)
 {
-	const struct gw_span_conf *sc;
 	const char *s = gc->spans;
-	char w[256];
-	unsigned id, sid, ts;
-	size_t i, n = 1;
-	char *end;
+	unsigned id, first, last;
+	size_t n = 0;
+	int e;
 
-	for (i = 0; s[i]; i++)
-		n += s[i] == ',';
-	h->spans = calloc(n, sizeof(*h->spans));
+	while (gw_span_range(&s, &first, &last) > 0)
+		n += last - first + 1;
+	h->spans = calloc(n ? n : 1, sizeof(*h->spans));
 	if (!h->spans)
 		return ENOMEM;
 	h->name = name;
 	h->strategy = (enum gw_hunt_strategy)gc->hunt;
-	for (;;) {
-		id = (unsigned)strtoul(s, &end, 10);
-		for (i = 0; (sc = gw_conf_span(p->conf, i, &sid)); i++) {
-			if (sid == id)
-				break;
+	for (s = gc->spans; gw_span_range(&s, &first, &last) > 0;) {
+		for (id = first; id <= last; id++) {
+			e = group_add_span(p, h, name, id, err, errlen);
+			if (e)
+				return e;
 		}
-		if (!sc) {
-			snprintf(err, errlen, "%s: group %s: span %u is not "
-				 "configured (no [span %u])",
-				 where(p, "group", name, "spans", w, sizeof(w)),
-				 name, id, id);
-			return EINVAL;
-		}
-		struct hunt_span *hs = &h->spans[h->nspans++];
-
-		hs->id = id;
-		for (ts = 1; ts <= (sc->type == TDM_E1 ? 31u : 23u); ts++) {
-			if (sc->type == TDM_E1 && ts == 16)
-				continue;	/* the D-channel */
-			hs->ts[hs->nts++] = (unsigned char)ts;
-		}
-		h->nchans += hs->nts;
-		if (!*end)
-			break;
-		s = end + 1;
 	}
 	return 0;
 }
@@ -212,8 +224,7 @@ static int rule_sources(struct gw_dialplan *p, struct rule *r, char *err,
 	struct src *src;
 	char w[256], item[128];
 	size_t n = 0, len;
-	unsigned long id;
-	char *end;
+	unsigned id, first, last;
 
 	for (q = s; *q; q++)
 		n += *q == ' ' || *q == '\t';
@@ -234,11 +245,11 @@ static int rule_sources(struct gw_dialplan *p, struct rule *r, char *err,
 			src->kind = SRC_ANY;
 		} else if (!strncmp(item, "span:", 5)) {
 			src->kind = SRC_SPANS;
-			for (q = item + 5;; q = end + 1) {
-				id = strtoul(q, &end, 10);
-				src->spans[id / 8] |= (unsigned char)(1u << (id % 8));
-				if (*end != ',')
-					break;
+			for (q = item + 5;
+			     gw_span_range(&q, &first, &last) > 0;) {
+				for (id = first; id <= last; id++)
+					src->spans[id / 8] |=
+						(unsigned char)(1u << (id % 8));
 			}
 		} else if (!strncmp(item, "group:", 6)) {
 			src->kind = SRC_GROUP;

@@ -494,6 +494,37 @@ static void test_hunt_t1_and_no_free_channel(void **state)
 /* ---- Config errors -------------------------------------------------- */
 
 /* base has 18 lines: the routes' text starts at line 19. */
+/* Span lists with ranges: a group hunts its spans in the order listed,
+ * a route's span: source takes every span of a range. */
+static void test_span_ranges(void **state)
+{
+	struct gw_dialplan *plan;
+	struct gw_route_result res;
+	struct gw_route_req req;
+	struct gw_hunt *h;
+
+	(void)state;
+	plan = plan_of("[group r]\nspans = 3,1-2\n"
+		       "[route r]\nmatch = 7\nfrom = span:2-3\n"
+		       "target = user:a\n");
+	h = gw_dialplan_group(plan, "r");
+	assert_non_null(h);
+	memset(busy_map, 0, sizeof(busy_map));
+	pick(h, 3, 1);
+	all_busy(3);
+	pick(h, 1, 1);
+	all_busy(1);
+	pick(h, 2, 1);
+	req_span(&req, 2, "7000", GW_TON_UNKNOWN);
+	assert_int_equal(gw_route_lookup(plan, &req, &res), 0);
+	assert_string_equal(res.rule, "r");
+	req.span = 3;
+	assert_int_equal(gw_route_lookup(plan, &req, &res), 0);
+	req.span = 1;
+	assert_int_not_equal(gw_route_lookup(plan, &req, &res), 0);
+	gw_mem_deref(plan);
+}
+
 static void conf_error(const char *routes, const char *where,
 		       const char *what)
 {
@@ -532,6 +563,16 @@ static void test_config_errors(void **state)
 		   "target = user:a\n", "t.conf:21:", "e164");
 	conf_error("[route r]\ntarget = user:a\n", "t.conf:19:", "match");
 	conf_error("[group g]\nspans = 1,1\n", "t.conf:19:", "twice");
+	conf_error("[group g]\nspans = 1-3,2\n", "t.conf:19:", "span 2 is "
+		   "listed twice");
+	conf_error("[group g]\nspans = 2-1\n", "t.conf:19:", "'2-1'");
+	conf_error("[group g]\nspans = 1,2-\n", "t.conf:19:", "'2-'");
+	conf_error("[group g]\nspans = 1,\n", "t.conf:19:", "span numbers");
+	conf_error("[group g]\nspans = 1,,2\n", "t.conf:19:", "span numbers");
+	conf_error("[group g]\nspans = 250-256\n", "t.conf:19:",
+		   "span numbers");
+	conf_error("\n[route r]\nmatch = 1\nfrom = span:0-2\n"
+		   "target = user:a\n", "t.conf:20:", "span numbers");
 	conf_error("[group g]\nspans = 1\nhunt = random\n", "t.conf:21:",
 		   "random");
 	conf_error("[trunk t]\nhost = sip.example.com\n", "t.conf:19:",
@@ -568,6 +609,7 @@ int main(void)
 		UNIT_TEST(test_hunt_roundrobin),
 		UNIT_TEST(test_hunt_leastused),
 		UNIT_TEST(test_hunt_t1_and_no_free_channel),
+		UNIT_TEST(test_span_ranges),
 		UNIT_TEST(test_config_errors),
 	};
 
