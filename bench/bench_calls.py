@@ -8,10 +8,11 @@ SIPp places SIP calls, junctiond routes them onto virtual E1 PRI spans,
 pstnsim answers them and junction-mg carries their audio.  Each call:
 INVITE (PCMA and telephone-event, as a SIP trunk offers) to number 2000
 -> PRI SETUP on the lowest free B-channel -> pstnsim answers at once and
-plays the 1004 Hz milliwatt tone -> 200 -> ACK -> hold -> BYE.  SIPp
-sends every RTP packet it receives back to its sender (-rtp_echo), so the
-audio flows both ways: the tone goes PSTN -> RTP -> SIPp -> RTP -> PSTN,
-where pstnsim hears its own tone come back.
+plays the 1004 Hz milliwatt tone -> 200 -> ACK -> hold -> BYE.  The
+call's SDP names the port of bench/rtp_echo, which sends every RTP packet
+back to its sender (with -E, SIPp does it: -rtp_echo), so the audio flows
+both ways: the tone goes PSTN -> RTP -> echo -> RTP -> PSTN, where
+pstnsim hears its own tone come back.
 
 Run it from the build directory: the daemons are the build tree's, the
 SIPp scenario and harness.py come from the source tree this script lives
@@ -75,7 +76,7 @@ max_calls = 100000
                  "switchtype = euroisdn_e1\n")
     return text + f"""
 [group pstn]
-spans = {",".join(str(i) for i in range(1, spans + 1))}
+spans = 1-{spans}
 
 [route sip-to-pstn]
 match = any
@@ -137,7 +138,8 @@ class Rig:
     """pstnsim and the gateway (junctiond and its junction-mg) with
     `spans` virtual E1 spans between them, every D-channel up."""
 
-    def __init__(self, spans, ec=False, batch=True, log_level="warn"):
+    def __init__(self, spans, ec=False, batch=True, log_level="warn",
+                 sipp_echo=False):
         self.gw = gw = Gateway(gw_conf(spans, ec, batch, log_level),
                                name="bench")
         self.sim = Pstnsim(rundir=gw.rundir, conf=sim_conf(spans, log_level))
@@ -152,11 +154,21 @@ class Rig:
             sys.exit("D-channels not up:\n" + gw.logtext()[-2000:])
         self.pids = {"junctiond": gw.proc.pid, "junction-mg": gw.mg_pid(),
                      "pstnsim": self.sim.proc.pid}
-        self.echo_port = free_port("udp", 12400, 400)	# SIPp's RTP
+        self.echo_port = free_port("udp", 12400, 400)	# the calls' RTP
+        self.echo = None
+        if not sipp_echo:
+            self.echo = subprocess.Popen(
+                [os.path.join(harness.BUILD, "bench", "rtp_echo"), "-p",
+                 str(self.echo_port)])
+            harness.on_exit(self.echo.kill)
+            self.pids["rtp_echo"] = self.echo.pid
 
     def stop(self):
         self.gw.stop()
         self.sim.stop()
+        if self.echo:
+            self.echo.kill()
+            self.echo.wait()
         harness._run_cleanups()
 
     def in_use(self):
@@ -176,7 +188,7 @@ class Rig:
         frames of its spans (frames the far end never sent among them);
         slips pstnsim counted (its own clock late, or a frame the gateway
         did not answer exactly once); RTP datagrams dropped on full
-        socket buffers, junction-mg's and SIPp's."""
+        socket buffers, junction-mg's and the echo's."""
         snap = {"t": time.monotonic(), "machine": machine_busy()}
         for name, pid in self.pids.items():
             snap[name] = proc_usage(pid)
@@ -192,7 +204,7 @@ class Rig:
                  {}).get("spans", [])
         snap["sim_slips"] = sum(s["counters"]["slips"] for s in spans)
         snap["mg_drops"] = udp_drops(*RTP_PORTS)
-        snap["sipp_drops"] = udp_drops(self.echo_port, self.echo_port)
+        snap["echo_drops"] = udp_drops(self.echo_port, self.echo_port)
         return snap
 
     def cdr(self, n):
@@ -212,15 +224,18 @@ class Rig:
 
 class Sipp:
     """SIPp's UAC: calls at rate, at most limit at once, each held
-    hold_ms after its answer, echoing the RTP it receives."""
+    hold_ms after its answer, the calls' RTP to the rig's echo (SIPp's
+    own when the rig has none)."""
 
     def __init__(self, rig, calls, rate, limit, hold_ms, timeout_s, tp):
         self.dir = tempfile.mkdtemp(prefix="bench-sipp-")
         mp = str(rig.echo_port)
+        media = ["-mp", str(free_port("udp", 12400, 400))] if rig.echo \
+            else ["-mp", mp, "-rtp_echo"]
         cmd = ["sipp", f"127.0.0.1:{rig.gw.ports['sip']}", "-sf", SCENARIO,
                "-s", NUMBER, "-i", "127.0.0.1", "-t", tp,
                "-p", str(free_port("udp", 12400, 400)),
-               "-mi", "127.0.0.1", "-mp", mp, "-rtp_echo",
+               "-mi", "127.0.0.1", *media,
                "-key", "rtp_port", mp, "-d", str(hold_ms),
                "-r", str(rate), "-m", str(calls), "-l", str(limit),
                "-nostdin", "-timeout", f"{timeout_s}s", "-timeout_error",
@@ -329,7 +344,7 @@ def print_usage(rig, base, a, b, sipp_cpu, calls, per_call):
 def run_cps(o):
     calls = o.calls or int(o.rate * 10)
     rig = Rig(o.spans, ec=o.ec, batch=not o.syscalls,
-              log_level=o.log_level)
+              log_level=o.log_level, sipp_echo=o.sipp_echo)
     limit = o.spans * CHANS_PER_SPAN
     timeout = int(calls / o.rate + o.hold / 1000 + 60)
     a = rig.snapshot()
@@ -371,7 +386,7 @@ def run_concurrent(o):
     for spans in o.spans_list:
         n = int(spans * CHANS_PER_SPAN * o.fill)
         rig = Rig(spans, ec=o.ec, batch=not o.syscalls,
-                  log_level=o.log_level)
+                  log_level=o.log_level, sipp_echo=o.sipp_echo)
         ramp = n / o.rate
         timeout = int(2 * ramp + o.hold + 60)
         base = rig.snapshot()
@@ -402,8 +417,9 @@ def run_concurrent(o):
               f"{mg}, pstnsim {sim}; tone back on {heard} calls")
         print(f"  RTP          {len(lossy)} calls lost some (max "
               f"{max(lossy, default=0):.1f} %); socket drops in the window:"
-              f" junction-mg {b['mg_drops'] - a['mg_drops']}, SIPp "
-              f"{b['sipp_drops'] - a['sipp_drops']}")
+              f" junction-mg {b['mg_drops'] - a['mg_drops']}, "
+              f"{'echo' if rig.echo else 'SIPp'} "
+              f"{b['echo_drops'] - a['echo_drops']}")
         for w in b["workers"]:
             print(f"  worker {w['worker']}     {w['channels']} channels, "
                   f"{w['cpu_pct']:.1f} % of a core")
@@ -440,6 +456,10 @@ def main():
         p.add_argument("-S", "--syscalls", action="store_true",
                        help="media workers without io_uring: one system "
                        "call per datagram")
+        p.add_argument("-E", "--sipp-echo", action="store_true",
+                       help="SIPp echoes the RTP (-rtp_echo: one system "
+                       "call per datagram, default buffer) instead of "
+                       "bench/rtp_echo")
         p.add_argument("-T", "--transport", default="u1",
                        choices=("u1", "t1"), help="SIP over one UDP "
                        "socket (u1, default) or one TCP connection (t1)")
@@ -455,7 +475,8 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     print(f"# {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
           f", open files {hard}, echo cancel {'on' if o.ec else 'off'}"
-          f", media I/O {'system calls' if o.syscalls else 'io_uring'}")
+          f", media I/O {'system calls' if o.syscalls else 'io_uring'}"
+          f", RTP echo {'SIPp' if o.sipp_echo else 'bench/rtp_echo'}")
     if o.mode == "cps":
         run_cps(o)
     else:
