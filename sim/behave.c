@@ -72,10 +72,9 @@ struct sim_behave {
 	unsigned delay_frames;
 	unsigned ring_pos;
 
-	/* milliwatt: a phase accumulator */
-	uint32_t phase;
-	uint32_t phase_rate;
-	double amp;
+	/* milliwatt: where in its period */
+	const uint8_t *mw;
+	unsigned mw_pos;
 
 	/* dtmf-echo */
 	dtmf_rx_state_t *echo_rx;
@@ -146,6 +145,37 @@ static inline int16_t decode(const struct sim_behave *b, uint8_t c)
 static inline uint8_t encode(const struct sim_behave *b, int16_t s)
 {
 	return b->law == SIM_LAW_ALAW ? linear_to_alaw(s) : linear_to_ulaw(s);
+}
+
+/*
+ * The milliwatt, the classic test line: 1004 Hz (not 1000, which would
+ * sample the same few points of the sine over and over in a digital
+ * path), at -10 dBm0 as DESIGN.md pins it.  At 8 kHz it repeats exactly
+ * every 2000 samples (251 cycles), so one period per law is encoded once
+ * and every call plays it from there.
+ */
+#define MW_HZ		1004
+#define MW_PERIOD	2000
+
+static const uint8_t *milliwatt_period(enum sim_law law)
+{
+	static uint8_t period[2][MW_PERIOD];
+	static bool done[2];
+	double amp = DBM0_PEAK * pow(10.0, -10.0 / 20.0);
+	unsigned i;
+
+	if (!done[law]) {
+		for (i = 0; i < MW_PERIOD; i++) {
+			int16_t s = (int16_t)lrint(amp * sin(2.0 * M_PI *
+							     MW_HZ * i /
+							     8000.0));
+
+			period[law][i] = law == SIM_LAW_ALAW ?
+				linear_to_alaw(s) : linear_to_ulaw(s);
+		}
+		done[law] = true;
+	}
+	return period[law];
 }
 
 static void encode_frame(const struct sim_behave *b, const int16_t *amp,
@@ -652,11 +682,7 @@ int sim_behave_alloc(struct sim_behave **bp,
 		}
 		break;
 	case SIM_MEDIA_MILLIWATT:
-		/* The classic test line: 1004 Hz (not 1000, which would
-		 * sample the same few points of the sine over and over in
-		 * a digital path), at -10 dBm0 as DESIGN.md pins it. */
-		b->phase_rate = (uint32_t)dds_phase_rate(1004.0f);
-		b->amp = DBM0_PEAK * pow(10.0, -10.0 / 20.0);
+		b->mw = milliwatt_period(b->law);
 		break;
 	case SIM_MEDIA_DTMF_ECHO:
 		b->echo_rx = dtmf_rx_init(NULL, echo_digits, b);
@@ -692,11 +718,9 @@ static void frame_milliwatt(struct sim_behave *b, uint8_t *tx)
 	int i;
 
 	for (i = 0; i < SIM_FRAME_SAMPLES; i++) {
-		double s = b->amp * sin(2.0 * M_PI * (double)b->phase /
-					4294967296.0);
-
-		tx[i] = encode(b, (int16_t)lrint(s));
-		b->phase += b->phase_rate;
+		tx[i] = b->mw[b->mw_pos];
+		if (++b->mw_pos == MW_PERIOD)
+			b->mw_pos = 0;
 	}
 }
 
