@@ -715,12 +715,15 @@ int sim_behave_alloc(struct sim_behave **bp,
 
 static void frame_milliwatt(struct sim_behave *b, uint8_t *tx)
 {
-	int i;
+	unsigned n = 0, k;
 
-	for (i = 0; i < SIM_FRAME_SAMPLES; i++) {
-		tx[i] = b->mw[b->mw_pos];
-		if (++b->mw_pos == MW_PERIOD)
-			b->mw_pos = 0;
+	while (n < SIM_FRAME_SAMPLES) {
+		k = MW_PERIOD - b->mw_pos;
+		if (k > SIM_FRAME_SAMPLES - n)
+			k = SIM_FRAME_SAMPLES - n;
+		memcpy(tx + n, b->mw + b->mw_pos, k);
+		n += k;
+		b->mw_pos = (b->mw_pos + k) % MW_PERIOD;
 	}
 }
 
