@@ -190,8 +190,12 @@ static int mgw_start(struct gw_daemon *d, const struct gw_conf *conf)
 				mask |= 1u << ts;
 		err = mg_model_span_add(model, vmg, id, wk, span,
 					tdm_span_type(span) == TDM_E1, mask);
-		if (err)
+		if (err) {
+			GW_ERR("span %u: %s", id, err == E2BIG ?
+			       "more spans than the MG takes (255)" :
+			       strerror(err));
 			goto out;
+		}
 		if (!gw_bearer_span_up(id))
 			mg_model_span_state(model, id, false);
 	}

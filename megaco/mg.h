@@ -452,6 +452,7 @@ struct media_worker;
 struct tdm_span;
 
 #define MG_MGC_MAX	4
+#define MG_SPANS_MAX	255	/* span ids 1..255, as the config allows */
 
 struct mg_vmg_conf {
 	const char *name;	/* "local", or an [mgc NAME] */
@@ -483,7 +484,8 @@ struct mg_model_conf {
 int  mg_model_alloc(struct mg_model **mp, const struct mg_model_conf *conf);
 int  mg_model_vmg_add(struct mg_model *m, const struct mg_vmg_conf *vc);
 /* A span of the named virtual MG: its timeslots (bit n: ts n) become
- * tdm/<id>/<ts>.  span is used on wk's thread only. */
+ * tdm/<id>/<ts>.  span is used on wk's thread only.  EEXIST: id is
+ * taken; E2BIG: MG_SPANS_MAX spans already. */
 int  mg_model_span_add(struct mg_model *m, const char *vmg, unsigned id,
 		       struct media_worker *wk, struct tdm_span *span,
 		       bool alaw, uint32_t ts_mask);

@@ -243,8 +243,10 @@ struct mg_model {
 	char rtp_ip[64];
 	struct mg_vmg *vmg[MG_MGC_MAX * 4];
 	unsigned nvmg;
-	struct span_reg *spans[64];
+	struct span_reg *spans[MG_SPANS_MAX];
 	unsigned nspans;
+	struct mg_term **found;		/* resolve()'s, found_room long */
+	unsigned found_room;
 	struct mg_term *rtp;		/* ephemeral terminations */
 	unsigned rtp_next;
 	struct mg_ctx *ctxs;
@@ -2433,19 +2435,35 @@ static bool term_pick(const struct mg_term *t, const struct mg_vmg *v,
 }
 
 /* Terminations a command names: one, or a wildcard's matches in ctx (or
- * in any context), in the order of term_before. */
-static unsigned resolve(struct mg_model *m, struct mg_vmg *v, const char *tid,
-			struct mg_ctx *ctx, bool any_ctx, struct mg_term **out,
-			unsigned max)
+ * in any context), in the order of term_before, however many the MG has
+ * (ServiceChange on ROOT names them all); *np of them in an array of the
+ * model's, good until the next call.  NULL when it cannot grow. */
+static struct mg_term **resolve(struct mg_model *m, struct mg_vmg *v,
+				const char *tid, struct mg_ctx *ctx,
+				bool any_ctx, unsigned *np)
 {
-	struct mg_term *t;
-	unsigned n = 0, k, j;
+	unsigned n = 0, k, j, max = m->nspans * 32u + 1;
+	struct mg_term *t, **out;
+
+	for (t = m->rtp; t; t = t->next)
+		max++;
+	if (max > m->found_room) {
+		out = realloc(m->found, max * sizeof(*out));
+		if (!out) {
+			*np = 0;
+			return NULL;
+		}
+		m->found = out;
+		m->found_room = max;
+	}
+	out = m->found;
 
 	if (!strchr(tid, '*') && !strchr(tid, '$')) {
 		t = term_find(m, v, tid);
 		if (t)
 			out[n++] = t;
-		return n;
+		*np = n;
+		return out;
 	}
 	if (!any_ctx && ctx) {
 		/* A context's own few, not every termination of the MG. */
@@ -2459,7 +2477,8 @@ static unsigned resolve(struct mg_model *m, struct mg_vmg *v, const char *tid,
 				out[j] = out[j - 1];
 				out[j - 1] = t;
 			}
-		return n;
+		*np = n;
+		return out;
 	}
 	for (k = 0; k < m->nspans * 32u && n < max; k++) {
 		t = m->spans[k / 32]->ts[k % 32];
@@ -2469,7 +2488,8 @@ static unsigned resolve(struct mg_model *m, struct mg_vmg *v, const char *tid,
 	for (t = m->rtp; t && n < max; t = t->next)
 		if (term_pick(t, v, tid) && (any_ctx || t->ctx == ctx))
 			out[n++] = t;
-	return n;
+	*np = n;
+	return out;
 }
 
 static bool is_root(const char *tid)
@@ -2514,8 +2534,12 @@ static int cmd_add(struct exec *x, struct mg_ctx **ctxp, bool choose,
 			return (int)e->code;
 		created_t = true;
 	} else if (strchr(cmd->tid, '$')) {
-		struct mg_term *v[256];
-		unsigned n = resolve(m, x->vmg, cmd->tid, NULL, false, v, 256), i;
+		struct mg_term **v;
+		unsigned n, i;
+
+		v = resolve(m, x->vmg, cmd->tid, NULL, false, &n);
+		if (!v)
+			return fail(e, 500, "out of memory");
 
 		for (i = 0; i < n; i++)
 			if (!term_oos(v[i]) && !v[i]->sc_graceful &&
@@ -2598,7 +2622,7 @@ static int cmd_add(struct exec *x, struct mg_ctx **ctxp, bool choose,
 static int cmd_modify(struct exec *x, struct mg_ctx *c, struct mg_action *ra,
 		      const struct mg_cmd *cmd, struct cmd_err *e)
 {
-	struct mg_term *v[256];
+	struct mg_term **v;
 	unsigned n, i;
 	int rc;
 
@@ -2634,7 +2658,9 @@ static int cmd_modify(struct exec *x, struct mg_ctx *c, struct mg_action *ra,
 		cmd_reply(x, ra, cmd, "ROOT");
 		return 0;
 	}
-	n = resolve(x->m, x->vmg, cmd->tid, c, false, v, 256);
+	v = resolve(x->m, x->vmg, cmd->tid, c, false, &n);
+	if (!v)
+		return fail(e, 500, "out of memory");
 	if (!n)
 		return fail(e, strchr(cmd->tid, '*') ? 431 : 430,
 			    "%s '%s'", strchr(cmd->tid, '*') ?
@@ -2691,7 +2717,7 @@ static int cmd_subtract(struct exec *x, struct mg_ctx *c,
 			struct mg_action *ra, const struct mg_cmd *cmd,
 			struct cmd_err *e)
 {
-	struct mg_term *v[256];
+	struct mg_term **v;
 	unsigned n, i;
 	bool have_audit, empty;
 
@@ -2699,7 +2725,9 @@ static int cmd_subtract(struct exec *x, struct mg_ctx *c,
 		return fail(e, 410, "Incorrect identifier: ROOT in Subtract");
 	if (!c)
 		return fail(e, 422, "Subtract from the NULL context");
-	n = resolve(x->m, x->vmg, cmd->tid, c, false, v, 256);
+	v = resolve(x->m, x->vmg, cmd->tid, c, false, &n);
+	if (!v)
+		return fail(e, 500, "out of memory");
 	if (!n)
 		return fail(e, strchr(cmd->tid, '*') ? 431 : 430,
 			    "%s '%s'", strchr(cmd->tid, '*') ?
@@ -2929,7 +2957,7 @@ static int cmd_audit(struct exec *x, struct mg_ctx *c, bool all_ctx,
 		     struct mg_action *ra, const struct mg_cmd *cmd,
 		     struct cmd_err *e, bool caps)
 {
-	struct mg_term *v[512];
+	struct mg_term **v;
 	unsigned n, i;
 
 	if (is_root(cmd->tid)) {
@@ -2958,7 +2986,9 @@ static int cmd_audit(struct exec *x, struct mg_ctx *c, bool all_ctx,
 		}
 		return 0;
 	}
-	n = resolve(x->m, x->vmg, cmd->tid, c, all_ctx || !c, v, 512);
+	v = resolve(x->m, x->vmg, cmd->tid, c, all_ctx || !c, &n);
+	if (!v)
+		return fail(e, 500, "out of memory");
 	if (!n)
 		return fail(e, strchr(cmd->tid, '*') ? 431 : 430,
 			    "%s '%s'", strchr(cmd->tid, '*') ?
@@ -2987,7 +3017,7 @@ static int cmd_service_change(struct exec *x, struct mg_action *ra,
 	const struct mg_item *sv = NULL, *p;
 	enum mg_tok method = MG_TOK_NONE;
 	const char *mgcid = NULL;
-	struct mg_term *v[512];
+	struct mg_term **v;
 	unsigned n, i, delay_s = 0;
 	uint64_t at;
 
@@ -3032,8 +3062,10 @@ static int cmd_service_change(struct exec *x, struct mg_action *ra,
 	 * ROOT, every termination of this MG.  A null Delay (absent or 0)
 	 * on Graceful: out of service only in the NULL context. */
 	at = delay_s ? gw_now_ms() + delay_s * 1000ull : 0;
-	n = resolve(x->m, x->vmg, is_root(cmd->tid) ? "*" : cmd->tid, NULL,
-		    true, v, 512);
+	v = resolve(x->m, x->vmg, is_root(cmd->tid) ? "*" : cmd->tid, NULL,
+		    true, &n);
+	if (!v)
+		return fail(e, 500, "out of memory");
 	if (!n && !is_root(cmd->tid))
 		return fail(e, 430, "Unknown TerminationID '%s'", cmd->tid);
 	for (i = 0; i < n; i++) {
@@ -3302,6 +3334,7 @@ static void model_destroy(void *arg)
 	}
 	for (i = 0; i < m->nvmg; i++)
 		gw_mem_deref(m->vmg[i]);
+	free(m->found);
 }
 
 int mg_model_alloc(struct mg_model **mp, const struct mg_model_conf *conf)
@@ -3358,8 +3391,10 @@ int mg_model_span_add(struct mg_model *m, const char *vmg, unsigned id,
 
 	if (!v)
 		return ENOENT;
-	if (span_find(m, id) || m->nspans == 64)
+	if (span_find(m, id))
 		return EEXIST;
+	if (m->nspans == MG_SPANS_MAX)
+		return E2BIG;
 	sp = calloc(1, sizeof(*sp));
 	if (!sp)
 		return ENOMEM;

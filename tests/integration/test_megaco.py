@@ -28,7 +28,7 @@ class Mg:
     """junction-mg alone, its spans under the [mgc ext] softswitch."""
 
     def __init__(self, sim, mgc_ports, version=3, encoding="pretty",
-                 timeout_ms=30000, mg_extra=""):
+                 timeout_ms=30000, mg_extra="", spans=2):
         self.sim = sim
         self.port = free_port("udp", 13000, 300)
         rtp_lo = 20000 + (os.getpid() % 200) * 40
@@ -54,13 +54,9 @@ mg_port = {self.port}
 version = {version}
 encoding = {encoding}
 request_timeout_ms = {timeout_ms}
-
-[span 1]
-control = mgc:ext
-
-[span 2]
-control = mgc:ext
 """)
+            for i in range(1, spans + 1):
+                f.write(f"\n[span {i}]\ncontrol = mgc:ext\n")
         self.log = os.path.join(sim.rundir, "mg.log")
         logf = open(self.log, "a")
         self.proc = subprocess.Popen([prog("junction-mg"), "-F", "-c",
@@ -93,8 +89,11 @@ control = mgc:ext
 
 
 def setup(version=3, encoding="pretty", mgcs=1, timeout_ms=30000,
-          mg_extra=""):
-    sim = Pstnsim()
+          mg_extra="", spans=2):
+    from harness import SIM_CONF
+    sim = Pstnsim(conf=SIM_CONF + "".join(
+        f"\n[span {i}]\ntype = e1\nsignalling = pri_net\n"
+        "switchtype = euroisdn_e1\n" for i in range(3, spans + 1)))
     sim.start()
     ports = [free_port("udp", 13400 + 100 * i, 100) for i in range(mgcs)]
     drivers = []
@@ -102,7 +101,8 @@ def setup(version=3, encoding="pretty", mgcs=1, timeout_ms=30000,
         d = Mgc(p, version=version, encoding=encoding)
         on_exit(d.stop)
         drivers.append(d)
-    mg = Mg(sim, ports, timeout_ms=timeout_ms, mg_extra=mg_extra)
+    mg = Mg(sim, ports, timeout_ms=timeout_ms, mg_extra=mg_extra,
+            spans=spans)
     mg.registered = drivers[0].wait_connected(10)
     drivers[0].wait_servicechange(1)     # the registration itself
     return sim, mg, drivers
@@ -637,6 +637,35 @@ def service_change_from_the_mgc():
     check(mg.ctl("megaco")["megaco"]["contexts"] == [], "contexts left")
     mgc.send("Context = - { ServiceChange = ROOT { Services { "
              "Method = Restart, Reason = 900 } } }")
+
+
+@tap.test
+def seventy_spans_under_one_controller():
+    """More spans than 64, 2,100 terminations: the MG takes them all, and
+    a ServiceChange on ROOT (s.11.4) reaches every one of them."""
+    sim, mg, (mgc,) = setup(spans=70)
+    check(mg.registered, "no registration", mg.logtext()[-2000:])
+
+    def take_last():
+        """tdm/70/31 into a new context, once span 70 is up."""
+        r = mgc.send("Context = $ { Add = tdm/70/31 }")
+        return None if errors(r) else r
+    r = wait_for(take_last, 15, 0.5)
+    check(r, "tdm/70/31 never taken", mg.logtext()[-2000:])
+    mgc.send(f"Context = {context_id(r)} {{ Subtract = tdm/70/31 }}")
+    r = mgc.send("Context = - { ServiceChange = ROOT { Services { "
+                 "Method = Forced, Reason = 905 } } }")
+    check(not errors(r), r)
+    for tid in ("tdm/1/1", "tdm/70/31"):
+        got = [c for c, _ in errors(mgc.send(f"Context = $ {{ Add = "
+                                             f"{tid} }}"))]
+        check(531 in got, tid, got)
+    r = mgc.send("Context = - { ServiceChange = ROOT { Services { "
+                 "Method = Restart, Reason = 900 } } }")
+    check(not errors(r), r)
+    r = take_last()
+    check(r, "tdm/70/31 not back in service")
+    mgc.send(f"Context = {context_id(r)} {{ Subtract = tdm/70/31 }}")
 
 
 @tap.test
