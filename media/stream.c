@@ -999,14 +999,16 @@ static bool rtcp_valid(const uint8_t *p, size_t n)
 	return off == n;
 }
 
-/* The middle 32 bits of an NTP time (RFC 3550 4), of *at or of now when
- * it is zero, on the clock ortp stamps its sender reports with
- * (gettimeofday). */
+/* The middle 32 bits of an NTP time (RFC 3550 4), of *at, or of now
+ * when at is NULL or zero, on the clock ortp stamps its sender reports
+ * with (gettimeofday). */
 static uint32_t ntp_mid(const struct timespec *at)
 {
-	struct timespec ts = *at;
+	struct timespec ts = { 0 };
 	uint64_t frac;
 
+	if (at)
+		ts = *at;
 	if (!ts.tv_sec)
 		clock_gettime(CLOCK_REALTIME, &ts);
 	frac = ((uint64_t)ts.tv_nsec << 32) / 1000000000u;
@@ -1061,7 +1063,7 @@ static void rtcp_set_dlsr(const struct media_stream *s, uint8_t *p, size_t n)
 
 	if (!s->sr_arrival.tv_sec)
 		return;
-	dlsr = ntp_mid(&(struct timespec){ 0 }) - ntp_mid(&s->sr_arrival);
+	dlsr = ntp_mid(NULL) - ntp_mid(&s->sr_arrival);
 	while (off + 4 <= n) {
 		uint8_t *q = p + off;
 		size_t plen = 4u * (be16(q + 2) + 1u), boff;
