@@ -2434,6 +2434,24 @@ static bool term_pick(const struct mg_term *t, const struct mg_vmg *v,
 	return t && (!v || t->vmg == v) && term_match(t, tid);
 }
 
+/* Room in the model's array of found terminations for one more after n;
+ * false when it cannot grow. */
+static bool found_room(struct mg_model *m, unsigned n)
+{
+	struct mg_term **a;
+	unsigned room;
+
+	if (n < m->found_room)
+		return true;
+	room = m->found_room ? 2 * m->found_room : 64;
+	a = realloc(m->found, room * sizeof(*a));
+	if (!a)
+		return false;
+	m->found = a;
+	m->found_room = room;
+	return true;
+}
+
 /* Terminations a command names: one, or a wildcard's matches in ctx (or
  * in any context), in the order of term_before, however many the MG has
  * (ServiceChange on ROOT names them all); *np of them in an array of the
@@ -2442,22 +2460,13 @@ static struct mg_term **resolve(struct mg_model *m, struct mg_vmg *v,
 				const char *tid, struct mg_ctx *ctx,
 				bool any_ctx, unsigned *np)
 {
-	unsigned n = 0, k, j, max = m->nspans * 32u + 1;
 	struct mg_term *t, **out;
+	unsigned n = 0, k, j;
 
-	for (t = m->rtp; t; t = t->next)
-		max++;
-	if (max > m->found_room) {
-		out = realloc(m->found, max * sizeof(*out));
-		if (!out) {
-			*np = 0;
-			return NULL;
-		}
-		m->found = out;
-		m->found_room = max;
-	}
+	*np = 0;
+	if (!found_room(m, TERMS_PER_CTX))
+		return NULL;
 	out = m->found;
-
 	if (!strchr(tid, '*') && !strchr(tid, '$')) {
 		t = term_find(m, v, tid);
 		if (t)
@@ -2467,7 +2476,7 @@ static struct mg_term **resolve(struct mg_model *m, struct mg_vmg *v,
 	}
 	if (!any_ctx && ctx) {
 		/* A context's own few, not every termination of the MG. */
-		for (k = 0; k < TERMS_PER_CTX && n < max; k++)
+		for (k = 0; k < TERMS_PER_CTX; k++)
 			if (term_pick(ctx->t[k], v, tid))
 				out[n++] = ctx->t[k];
 		for (k = 1; k < n; k++)
@@ -2480,16 +2489,22 @@ static struct mg_term **resolve(struct mg_model *m, struct mg_vmg *v,
 		*np = n;
 		return out;
 	}
-	for (k = 0; k < m->nspans * 32u && n < max; k++) {
+	for (k = 0; k < m->nspans * 32u; k++) {
 		t = m->spans[k / 32]->ts[k % 32];
-		if (term_pick(t, v, tid) && (any_ctx || t->ctx == ctx))
-			out[n++] = t;
+		if (term_pick(t, v, tid) && (any_ctx || t->ctx == ctx)) {
+			if (!found_room(m, n))
+				return NULL;
+			m->found[n++] = t;
+		}
 	}
-	for (t = m->rtp; t && n < max; t = t->next)
-		if (term_pick(t, v, tid) && (any_ctx || t->ctx == ctx))
-			out[n++] = t;
+	for (t = m->rtp; t; t = t->next)
+		if (term_pick(t, v, tid) && (any_ctx || t->ctx == ctx)) {
+			if (!found_room(m, n))
+				return NULL;
+			m->found[n++] = t;
+		}
 	*np = n;
-	return out;
+	return m->found;
 }
 
 static bool is_root(const char *tid)
