@@ -142,9 +142,9 @@ static inline int16_t decode(const struct sim_behave *b, uint8_t c)
 	return b->law == SIM_LAW_ALAW ? alaw_to_linear(c) : ulaw_to_linear(c);
 }
 
-static inline uint8_t encode(const struct sim_behave *b, int16_t s)
+static inline uint8_t encode(enum sim_law law, int16_t s)
 {
-	return b->law == SIM_LAW_ALAW ? linear_to_alaw(s) : linear_to_ulaw(s);
+	return law == SIM_LAW_ALAW ? linear_to_alaw(s) : linear_to_ulaw(s);
 }
 
 /*
@@ -170,8 +170,7 @@ static const uint8_t *milliwatt_period(enum sim_law law)
 							     MW_HZ * i /
 							     8000.0));
 
-			period[law][i] = law == SIM_LAW_ALAW ?
-				linear_to_alaw(s) : linear_to_ulaw(s);
+			period[law][i] = encode(law, s);
 		}
 		done[law] = true;
 	}
@@ -184,7 +183,7 @@ static void encode_frame(const struct sim_behave *b, const int16_t *amp,
 	int i;
 
 	for (i = 0; i < SIM_FRAME_SAMPLES; i++)
-		tx[i] = encode(b, amp[i]);
+		tx[i] = encode(b->law, amp[i]);
 }
 
 static void add_digits(char *buf, size_t *np, const char *digits, int len)
@@ -405,8 +404,7 @@ static int wav_decode(const uint8_t *buf, size_t len, enum sim_law law,
 		    (tag == WAV_MULAW && law == SIM_LAW_ULAW))
 			out[i] = data[i];
 		else
-			out[i] = law == SIM_LAW_ALAW ? linear_to_alaw(s) :
-				linear_to_ulaw(s);
+			out[i] = encode(law, s);
 	}
 	*outp = out;
 	*outlenp = n;
