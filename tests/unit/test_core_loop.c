@@ -47,18 +47,24 @@ static void write_later(void *arg)
 	assert_int_equal(write(p->fds[1], "b", 1), 1);
 }
 
+/* A watched pipe with "a" in it, and "b" to come 20 ms later. */
+static void pipe_probe_start(struct pipe_probe *p, struct gw_tmr *t)
+{
+	assert_int_equal(pipe(p->fds), 0);
+	assert_int_equal(gw_fd_listen(p->fds[0], GW_FD_READ, pipe_readable,
+				      p), 0);
+	assert_int_equal(write(p->fds[1], "a", 1), 1);
+	gw_tmr_init(t);
+	gw_tmr_start(t, 20, write_later, p);
+}
+
 static void test_fd_read_and_close(void **state)
 {
 	struct pipe_probe p = {0};
 	struct gw_tmr t;
 
 	(void)state;
-	assert_int_equal(pipe(p.fds), 0);
-	assert_int_equal(gw_fd_listen(p.fds[0], GW_FD_READ, pipe_readable,
-				      &p), 0);
-	assert_int_equal(write(p.fds[1], "a", 1), 1);
-	gw_tmr_init(&t);
-	gw_tmr_start(&t, 20, write_later, &p);
+	pipe_probe_start(&p, &t);
 	assert_int_equal(gw_loop_run_timeout(1000), 0);
 	assert_int_equal(p.reads, 2);
 	assert_memory_equal(p.got, "ab", 2);
@@ -94,12 +100,7 @@ static void test_idle_hook(void **state)
 	int i, calls;
 
 	(void)state;
-	assert_int_equal(pipe(p.fds), 0);
-	assert_int_equal(gw_fd_listen(p.fds[0], GW_FD_READ, pipe_readable,
-				      &p), 0);
-	assert_int_equal(write(p.fds[1], "a", 1), 1);
-	gw_tmr_init(&t);
-	gw_tmr_start(&t, 20, write_later, &p);
+	pipe_probe_start(&p, &t);
 	gw_loop_idle(idle_h, &ip);
 	assert_int_equal(gw_loop_run_timeout(1000), 0);
 	assert_int_equal(p.reads, 2);
