@@ -1354,6 +1354,33 @@ static ortp_socket_t ep_rtp_getsocket(RtpTransport *t)
 	return ((struct media_stream *)t->data)->fd;
 }
 
+/*
+ * ortp takes each receive buffer from its session's allocator, which
+ * hands out the first free block of a list kept in the order the blocks
+ * were made; a block stays busy while the jitter buffer holds its packet.
+ * Left so, the list fills with busy blocks at its head and every packet
+ * walks past the jitter buffer's worth of them (two cold cache lines
+ * each, with hundreds of streams a tick).  Moving a block to the tail as
+ * it is filled keeps the list in the order of filling, which is the order
+ * the jitter buffer frees them in: the head is free, and one block is
+ * looked at per packet.
+ */
+static void rx_block_to_tail(RtpSession *rtp, const mblk_t *m)
+{
+	queue_t *q = &rtp->rtp.gs.allocator.q;
+	mblk_t *b;
+
+	for (b = qbegin(q); !qend(q, b); b = qnext(q, b)) {
+		if (b->b_datap == m->b_datap) {
+			if (qnext(q, b) != &q->_q_stopper) {
+				remq(q, b);
+				putq(q, b);
+			}
+			return;
+		}
+	}
+}
+
 static int ep_rtp_recvfrom(RtpTransport *t, mblk_t *m, int flags,
 			   struct sockaddr *from, socklen_t *fromlen)
 {
@@ -1388,6 +1415,7 @@ static int ep_rtp_recvfrom(RtpTransport *t, mblk_t *m, int flags,
 		len = rtp_gate(s, p, (size_t)n, &src, srclen);
 		if (len) {
 			set_from(from, fromlen, &src, srclen);
+			rx_block_to_tail(s->rtp, m);
 			return (int)len;
 		}
 	}
