@@ -103,7 +103,9 @@ answer_delay_ms = 0
 
 
 def proc_usage(pid):
-    """(CPU seconds, user + system of every thread; RSS in KiB)."""
+    """(CPU seconds, user + system of every thread; RSS in KiB; the
+    system part of the CPU seconds: the kernel's work in the process's
+    system calls, loopback delivery of what it sends included)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
@@ -111,8 +113,9 @@ def proc_usage(pid):
             rss = [int(line.split()[1]) for line in f
                    if line.startswith("VmRSS:")]
     except OSError:
-        return 0.0, 0
-    return (int(fields[11]) + int(fields[12])) / TICK, rss[0] if rss else 0
+        return 0.0, 0, 0.0
+    return ((int(fields[11]) + int(fields[12])) / TICK,
+            rss[0] if rss else 0, int(fields[12]) / TICK)
 
 
 def udp_drops(lo, hi):
@@ -319,9 +322,11 @@ def print_usage(rig, base, a, b, sipp_cpu, calls, per_call):
     win = b["t"] - a["t"]
     for name in rig.pids:
         cpu = b[name][0] - a[name][0]
+        kern = (b[name][2] - a[name][2]) / max(cpu, 1e-9) * 100
         use = f"{cpu * 1000 / calls:6.2f} ms CPU per call" if per_call \
             else f"{cpu / win / calls * 1e6:6.1f} us CPU/s per call"
-        print(f"  {name:11}  {cpu / win * 100:5.1f} % of a core = {use}; "
+        print(f"  {name:11}  {cpu / win * 100:5.1f} % of a core = {use} "
+              f"({kern:3.0f} % kernel); "
               f"RSS {base[name][1]} -> {b[name][1]} KiB = "
               f"{(b[name][1] - base[name][1]) / calls:5.1f} KiB per call")
     busy = (b["machine"][0] - a["machine"][0]) / \
