@@ -1457,6 +1457,19 @@ bool gw_call_yield(unsigned span, unsigned ts)
 	return true;
 }
 
+/** Whether the call of ours on ts of span is clearing: it lets the
+ * channel go once its MG context is gone (trunk.c has the network's
+ * SETUP for it wait). */
+bool gw_call_clearing(unsigned span, unsigned ts)
+{
+	struct call *c;
+
+	for (c = cc.calls; c; c = c->next)
+		if (c->span == span && c->ts == ts)
+			return c->state == CS_CLEARING;
+	return false;
+}
+
 static void retry_added(struct call *c, int err, const struct mg_trans *r)
 {
 	(void)r;

@@ -262,6 +262,7 @@ void gw_call_sip_incoming(struct sip_session *sess,
 void gw_call_pri_event(unsigned span, struct tdm_pri *pri,
 		       const struct tdm_pri_event *ev);
 bool gw_call_yield(unsigned span, unsigned ts);
+bool gw_call_clearing(unsigned span, unsigned ts);
 void gw_call_mg_state(bool up);
 void gw_call_mg_service(const struct mg_cmd *sc);
 void gw_call_mg_notify(uint32_t ctx, const struct mg_cmd *notify);

@@ -32,7 +32,20 @@ struct trunk {
 	 * context is gone: a PRI RELEASE alone does not make it free, as
 	 * the termination may still be in that context. */
 	bool held[TDM_MAX_TS];
+	struct waiting *waiting[TDM_MAX_TS];	/* see wait_for_chan */
+	unsigned setups_waited;
 };
+
+/* The network's SETUP, unanswered until its channel comes free. */
+struct waiting {
+	struct trunk *t;		/* borrowed: it frees us first */
+	struct tdm_pri_event ev;
+	struct gw_tmr tmr;
+};
+
+/* At most this long, well inside the network's T303 (4 s, Q.931 table
+ * 9-1), after which it would send its SETUP again or give up. */
+#define WAIT_MS		2000
 
 static struct {
 	struct gw_daemon *d;
@@ -95,10 +108,40 @@ static void chan_free(struct trunk *t, unsigned ts)
 	set_chan(t, ts, t->blocked[ts] ? TDM_CHAN_BLOCKED : TDM_CHAN_IDLE);
 }
 
+static void waiting_destroy(void *arg)
+{
+	struct waiting *w = arg;
+
+	gw_tmr_cancel(&w->tmr);
+}
+
+/* w leaves its channel's slot (it is freed by the caller). */
+static void waiting_drop(struct waiting *w)
+{
+	w->t->waiting[w->ev.ts] = NULL;
+	gw_tmr_cancel(&w->tmr);
+}
+
+/* The network clears a call whose SETUP waits: it waits no more. */
+static void unwait(struct trunk *t, const struct tdm_pri_call *call)
+{
+	unsigned ts;
+
+	for (ts = 0; ts < TDM_MAX_TS; ts++) {
+		struct waiting *w = t->waiting[ts];
+
+		if (w && w->ev.call == call) {
+			waiting_drop(w);
+			gw_mem_deref(w);
+		}
+	}
+}
+
 static void forget_call(struct trunk *t, struct tdm_pri_call *call)
 {
 	unsigned ts;
 
+	unwait(t, call);
 	for (ts = 0; ts < TDM_MAX_TS; ts++) {
 		if (t->calls[ts] != call)
 			continue;
@@ -115,6 +158,67 @@ static bool chan_taken(const struct trunk *t, unsigned ts)
 	return !tdm_span_is_bearer_ts(t->span, ts) || gw_trunk_busy(t->id, ts);
 }
 
+static void setup(struct trunk *t, struct tdm_pri *pri,
+		  const struct tdm_pri_event *ev);
+
+/* The network's SETUP waited WAIT_MS and its channel is still taken. */
+static void waiting_expired(void *arg)
+{
+	struct waiting *w = arg;
+	struct trunk *t = w->t;
+
+	GW_INFO("span %u: ts %u still taken after %u ms: the network's call "
+		"is refused", t->id, w->ev.ts, WAIT_MS);
+	waiting_drop(w);
+	t->calls_rejected++;
+	tdm_pri_hangup(t->pri, w->ev.call, w->ev.exclusive ? 44 : 34);
+	gw_mem_deref(w);
+}
+
+/* The channel came free (gw_trunk_release): the SETUP that waited for
+ * it, from the loop. */
+static void waiting_replay(void *arg)
+{
+	struct waiting *w = arg;
+	struct trunk *t = w->t;
+
+	waiting_drop(w);
+	setup(t, t->pri, &w->ev);
+	gw_mem_deref(w);
+}
+
+/*
+ * The network's SETUP names a channel that a call of ours is clearing:
+ * the network is done with that call, but its MG context is still
+ * going (the Subtract is out), or its release has not come in yet.  The
+ * network hunting the channel it has just freed (as a switch hunting
+ * from one end does) would otherwise be refused with cause 44 for a
+ * few milliseconds' overlap; the SETUP waits for the channel instead,
+ * unanswered, until gw_trunk_release hands it on, for at most WAIT_MS.
+ * Meanwhile the channel is promised: gw_trunk_busy.  false if the
+ * channel is taken for longer than that.
+ */
+static bool wait_for_chan(struct trunk *t, const struct tdm_pri_event *e)
+{
+	struct waiting *w;
+
+	if (!e->ts || e->ts >= TDM_MAX_TS || t->waiting[e->ts] ||
+	    t->blocked[e->ts] || !t->held[e->ts] ||
+	    !gw_call_clearing(t->id, e->ts))
+		return false;
+	w = gw_mem_zalloc(sizeof(*w), waiting_destroy);
+	if (!w)
+		return false;
+	w->t = t;
+	w->ev = *e;
+	t->waiting[e->ts] = w;
+	t->setups_waited++;
+	gw_tmr_start(&w->tmr, WAIT_MS, waiting_expired, w);
+	GW_INFO("span %u: the network's call on ts %u waits for our call "
+		"there to clear", t->id, e->ts);
+	return true;
+}
+
 /*
  * The far end's SETUP: its channel, if free, is the call's.  One call
  * control holds (in use, reserved for our own call whose SETUP is being
@@ -122,8 +226,9 @@ static bool chan_taken(const struct trunk *t, unsigned ts)
  * channel whose SETUP of ours crossed this one on the link is given up
  * to the network's call (Q.931 s.5.7, gw_call_yield).  Otherwise a
  * preferred channel is replaced by a free one, named in our first
- * answer (s.5.1.2, s.5.2.3.1 b); an exclusive one refuses the call with
- * cause 44 (s.5.2.3.1 c), and no channel at all with cause 34.
+ * answer (s.5.1.2, s.5.2.3.1 b); a channel a call of ours is clearing
+ * is waited for (wait_for_chan); else an exclusive one refuses the call
+ * with cause 44 (s.5.2.3.1 c), and no channel at all with cause 34.
  */
 static void setup(struct trunk *t, struct tdm_pri *pri,
 		  const struct tdm_pri_event *ev)
@@ -144,6 +249,8 @@ static void setup(struct trunk *t, struct tdm_pri *pri,
 		}
 	}
 	if (chan_taken(t, e.ts)) {
+		if (wait_for_chan(t, &e))
+			return;
 		t->calls_rejected++;
 		tdm_pri_hangup(pri, e.call, e.exclusive ? 44 : 34);
 		return;
@@ -188,6 +295,7 @@ static void pri_event(struct tdm_pri *pri, const struct tdm_pri_event *ev,
 		return;
 	case TDM_PRI_DISCONNECT:
 		if (!tdm_pri_call_user(ev->call)) {
+			unwait(t, ev->call);
 			tdm_pri_hangup(pri, ev->call, ev->cause ? ev->cause :
 				       16);
 			return;
@@ -215,6 +323,10 @@ static void pri_event(struct tdm_pri *pri, const struct tdm_pri_event *ev,
 static void trunk_destroy(void *arg)
 {
 	struct trunk *t = arg;
+	unsigned ts;
+
+	for (ts = 0; ts < TDM_MAX_TS; ts++)
+		gw_mem_deref(t->waiting[ts]);
 
 	gw_mem_deref(t->pri);
 	gw_mem_deref(t->span);
@@ -297,6 +409,8 @@ static json_t *trunk_json(const struct trunk *t)
 	json_object_set_new(o, "dchan_downs", json_integer(t->dchan_downs));
 	json_object_set_new(o, "calls_rejected",
 			    json_integer(t->calls_rejected));
+	json_object_set_new(o, "setups_waited",
+			    json_integer(t->setups_waited));
 	return o;
 }
 
@@ -619,7 +733,7 @@ bool gw_trunk_busy(unsigned id, unsigned ts)
 	struct tdm_chan *ch;
 
 	if (!t || !t->dchan_up || ts >= TDM_MAX_TS || t->calls[ts] ||
-	    t->held[ts] || t->blocked[ts] ||
+	    t->held[ts] || t->blocked[ts] || t->waiting[ts] ||
 	    !(ch = tdm_span_chan(t->span, ts)))
 		return true;
 	return tdm_chan_state(ch) != TDM_CHAN_IDLE;
@@ -639,7 +753,8 @@ void gw_trunk_claim(unsigned id, unsigned ts, struct tdm_pri_call *call)
 	set_chan(t, ts, call ? TDM_CHAN_IN_USE : TDM_CHAN_RESERVED);
 }
 
-/** Call control is done with ts: its call and MG context are gone. */
+/** Call control is done with ts: its call and MG context are gone.  A
+ * network SETUP waiting for it gets it. */
 void gw_trunk_release(unsigned id, unsigned ts)
 {
 	struct trunk *t = trunk_find(id);
@@ -648,4 +763,7 @@ void gw_trunk_release(unsigned id, unsigned ts)
 		return;
 	t->held[ts] = false;
 	chan_free(t, ts);
+	if (t->waiting[ts])
+		gw_tmr_start(&t->waiting[ts]->tmr, 0, waiting_replay,
+			     t->waiting[ts]);
 }

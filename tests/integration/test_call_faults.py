@@ -3,8 +3,9 @@
 as the SIP peer) when something goes wrong in the middle: the D-channel
 fails, the SIP side vanishes, a CANCEL crosses the answer, more calls
 come than there are B-channels, junctiond is killed with calls up,
-both ends seize the same B-channel at once, and the line's frames stop
-for a moment.  Each test ends with every
+both ends seize the same B-channel at once, the network offers a call
+on a channel whose call is still being cleared, and the line's frames
+stop for a moment.  Each test ends with every
 channel idle again, as junctiond and pstnsim each see it."""
 
 import os
@@ -612,6 +613,133 @@ def glare_setups_cross_on_the_link():
     check(refused, "pstnsim did not refuse junctiond's first SETUP",
           sim.calls())
     glare_outcome(gw, sim, caller, log, peer, sim_id)
+
+
+@tap.test
+def setup_waits_for_the_channel_being_cleared():
+    """pstnsim clears its call on B-channel 31 and at once offers another
+    on the same channel (it hunts from the top, exclusive), while
+    junctiond's MG is still taking the first call's context down (held
+    with SIGSTOP, so the Subtract goes unanswered): the channel is
+    taken for that long.  The new SETUP waits for it, unanswered,
+    instead of being refused with cause 44, and connects on ts 31 once
+    the context is gone; the span counts it in setups_waited."""
+    gw, sim = gateway(spans="1", hunt="descending")
+    peer = rtp.RtpPeer()
+    gw.uas = pbx(gw.pbx, peer.port, calls=2)
+    time.sleep(0.3)
+
+    def sim_call(cid):
+        return [c for c in sim.calls() if c["id"] == cid][0]
+
+    def call_in(length_s):
+        r = sim.cmd({"cmd": "call", "from": "5551234", "to": "7001",
+                     "span": 1, "then": "milliwatt",
+                     "call_length_s": length_s})
+        check(r.get("ok"), r)
+        return r["id"]
+
+    first = call_in(30)
+    check(wait_for(lambda: sim_call(first)["state"] == "connected", 10,
+                   0.05), "the first call did not connect", sim.calls())
+    check(sim_call(first)["ts"] == 31, sim_call(first))
+    mg = gw.mg_pid()
+    os.kill(mg, signal.SIGSTOP)     # the MG is slow to take it down
+    try:
+        r = sim.cmd({"cmd": "hangup", "id": first})
+        check(r.get("ok"), r)
+        check(wait_for(lambda: sim_call(first)["state"] == "released", 5,
+                       0.05), "pstnsim did not release", sim.calls())
+        check(wait_for(lambda: [c for c in gw.ctl_json("calls")["calls"]
+                                if c["state"] == "clearing"], 5, 0.05),
+              "junctiond's call is not clearing", gw.ctl_json("calls"))
+        check(not seized(gw, 31, "idle"), "ts 31 idle already",
+              gw.ctl_json("channels"))
+        second = call_in(2)
+        time.sleep(0.5)
+        mine = sim_call(second)
+        print(f"# pstnsim's second call on ts {mine['ts']}, "
+              f"{mine['state']} with the MG held")
+        check(mine["ts"] == 31 and mine["state"] == "setup", mine)
+    finally:
+        os.kill(mg, signal.SIGCONT)
+    check(wait_for(lambda: sim_call(second)["state"] == "connected", 10,
+                   0.05), "the second call did not connect", sim.calls())
+    mine = sim_call(second)
+    print(f"# connected on ts {mine['ts']}")
+    check(mine["ts"] == 31, mine)
+    span = gw.ctl_json("spans")["spans"][0]
+    print(f"# span 1: setups_waited {span['setups_waited']}, "
+          f"calls_rejected {span['calls_rejected']}")
+    check(span["setups_waited"] == 1 and span["calls_rejected"] == 0, span)
+    check(wait_for(lambda: (peer.poll(), len(peer.audio()))[1] >= 8000, 5),
+          "the PBX hears nothing")
+    f = rtp.dominant_freq(peer.audio()[-8000:-4000])
+    print(f"# the PBX hears {f:.1f} Hz")
+    check(abs(f - 1004) <= 2, f)
+    gw.uas.communicate(timeout=30)
+    check(gw.uas.returncode == 0, "the PBX's SIPp failed")
+    all_idle(gw, sim, 20)
+
+
+@tap.test
+def a_waiting_setup_is_cleared_or_refused_in_time():
+    """As above, with the MG held for longer: a waiting SETUP the network
+    clears itself is forgotten (no call is made of it when the channel
+    comes free), and one still waiting after 2 s, inside the network's
+    T303, is refused with cause 44.  Then every channel is idle."""
+    gw, sim = gateway(spans="1", hunt="descending")
+    peer = rtp.RtpPeer()
+    gw.uas = pbx(gw.pbx, peer.port, calls=1)
+    time.sleep(0.3)
+
+    def sim_call(cid):
+        return [c for c in sim.calls() if c["id"] == cid][0]
+
+    def call_in():
+        r = sim.cmd({"cmd": "call", "from": "5551234", "to": "7001",
+                     "span": 1, "then": "milliwatt", "call_length_s": 30})
+        check(r.get("ok"), r)
+        return r["id"]
+
+    first = call_in()
+    check(wait_for(lambda: sim_call(first)["state"] == "connected", 10,
+                   0.05), "the first call did not connect", sim.calls())
+    mg = gw.mg_pid()
+    os.kill(mg, signal.SIGSTOP)
+    try:
+        check(sim.cmd({"cmd": "hangup", "id": first}).get("ok"))
+        check(wait_for(lambda: sim_call(first)["state"] == "released", 5,
+                       0.05), "pstnsim did not release", sim.calls())
+        second = call_in()
+        time.sleep(0.3)
+        check(sim_call(second)["state"] == "setup", sim_call(second))
+        check(sim.cmd({"cmd": "hangup", "id": second}).get("ok"))
+        check(wait_for(lambda: sim_call(second)["state"] == "released", 5,
+                       0.05), "the waiting call was not released",
+              sim.calls())
+        t0 = time.monotonic()
+        third = call_in()
+        check(wait_for(lambda: sim_call(third)["state"] == "released", 5,
+                       0.05), "the third call was not refused", sim.calls())
+        waited = time.monotonic() - t0
+        mine = sim_call(third)
+        print(f"# the third call refused after {waited:.2f} s, cause "
+              f"{mine['cause']}")
+        check(mine["cause"] == 44 and 1.8 <= waited <= 3.5, mine, waited)
+    finally:
+        os.kill(mg, signal.SIGCONT)
+    span = gw.ctl_json("spans")["spans"][0]
+    print(f"# span 1: setups_waited {span['setups_waited']}, "
+          f"calls_rejected {span['calls_rejected']}")
+    check(span["setups_waited"] == 2 and span["calls_rejected"] == 1, span)
+    all_idle(gw, sim, 20)
+    time.sleep(0.5)
+    calls = gw.subsystem(gw.ctl_json("status"), "calls")
+    print(f"# junctiond's calls from the PSTN: {calls['in']}")
+    check(calls["in"] == 1 and not gw.ctl_json("calls")["calls"],
+          "a call was made of a SETUP that only waited", calls)
+    gw.uas.communicate(timeout=30)
 
 
 # ---- 7. the line's frames stop for a moment --------------------------
