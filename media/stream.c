@@ -1372,7 +1372,7 @@ static void rx_block_to_tail(RtpSession *rtp, const mblk_t *m)
 
 	for (b = qbegin(q); !qend(q, b); b = qnext(q, b)) {
 		if (b->b_datap == m->b_datap) {
-			if (qnext(q, b) != &q->_q_stopper) {
+			if (!qend(q, qnext(q, b))) {
 				remq(q, b);
 				putq(q, b);
 			}
