@@ -484,7 +484,7 @@ def glare_outcome(gw, sim, caller, log, peer, sim_id):
     out, _ = caller.communicate(timeout=40)
     print("# SIP caller: " + "; ".join(log_lines(log)))
     check(caller.returncode == 0, out[-1500:])
-    mine = [c for c in sim.calls() if c["id"] == sim_id][0]
+    mine = sim_call(sim, sim_id)
     if mine.get("times", {}).get("connect") is None:
         gw.uas.kill()
     gw.uas.communicate(timeout=30)
@@ -503,12 +503,18 @@ def glare_caller(gw, peer, log):
                  str(peer.port), "-trace_logs", "-log_file", log])
 
 
-def pstnsim_calls_in(sim):
-    """pstnsim calls the PBX over span 1; its call's id."""
+def pstnsim_calls_in(sim, length_s=2):
+    """pstnsim calls the PBX over span 1, for length_s once answered;
+    its call's id."""
     r = sim.cmd({"cmd": "call", "from": "5551234", "to": "7001", "span": 1,
-                 "then": "milliwatt", "call_length_s": 2})
+                 "then": "milliwatt", "call_length_s": length_s})
     check(r.get("ok"), r)
     return r["id"]
+
+
+def sim_call(sim, cid):
+    """pstnsim's call cid as it is now."""
+    return [c for c in sim.calls() if c["id"] == cid][0]
 
 
 def setup_while_preparing(gw, sim, peer, log):
@@ -523,10 +529,10 @@ def setup_while_preparing(gw, sim, peer, log):
         check(wait_for(lambda: seized(gw, 31, "reserved"), 5, 0.05),
               "junctiond did not reserve ts 31", gw.ctl_json("channels"))
         sim_id = pstnsim_calls_in(sim)
-        check(wait_for(lambda: [c for c in sim.calls() if c["id"] == sim_id
-                                and c["state"] != "setup"], 5, 0.05),
+        check(wait_for(lambda: sim_call(sim, sim_id)["state"] != "setup",
+                       5, 0.05),
               "no answer to pstnsim's SETUP", sim.calls())
-        mine = [c for c in sim.calls() if c["id"] == sim_id][0]
+        mine = sim_call(sim, sim_id)
     finally:
         os.kill(mg, signal.SIGCONT)
     print(f"# pstnsim's call on ts {mine['ts']}: {mine['state']}, "
@@ -538,13 +544,12 @@ def both_connected(gw, sim, sim_id):
     """Both calls up: pstnsim's and junctiond's own; returns pstnsim's
     call and junctiond's outgoing one."""
     def up():
-        mine = [c for c in sim.calls() if c["id"] == sim_id]
         out = [c for c in gw.ctl_json("calls")["calls"]
                if c["direction"] == "out" and c["state"] == "answered"]
-        return mine and mine[0]["state"] == "connected" and out
+        return sim_call(sim, sim_id)["state"] == "connected" and out
     check(wait_for(up, 10, 0.1), "the two calls are not both up",
           gw.ctl_json("calls"), sim.calls())
-    mine = [c for c in sim.calls() if c["id"] == sim_id][0]
+    mine = sim_call(sim, sim_id)
     out = [c for c in gw.ctl_json("calls")["calls"]
            if c["direction"] == "out"][0]
     return mine, out
@@ -600,7 +605,7 @@ def glare_setups_cross_on_the_link():
     check(wait_for(lambda: seized(gw, 31, "in_use"), 5, 0.02),
           "junctiond did not seize ts 31", gw.ctl_json("channels"))
     sim_id = pstnsim_calls_in(sim)
-    mine = [c for c in sim.calls() if c["id"] == sim_id][0]
+    mine = sim_call(sim, sim_id)
     print(f"# pstnsim seized ts {mine['ts']} for its call")
     time.sleep(0.3)
     r = sim.cmd({"cmd": "dchan", "span": 1, "up": True})
@@ -615,6 +620,38 @@ def glare_setups_cross_on_the_link():
     glare_outcome(gw, sim, caller, log, peer, sim_id)
 
 
+def cleared_while_the_mg_is_held(pbx_calls):
+    """Span 1 hunted from the top at both ends, a PBX for pbx_calls calls;
+    pstnsim's call on ts 31 connects, the MG is held (SIGSTOP) and
+    pstnsim clears the call: junctiond's call is left clearing, ts 31
+    taken, until the MG is let go.  Returns the gateway, pstnsim, the
+    PBX's RTP peer and the MG's pid, to SIGCONT."""
+    gw, sim = gateway(spans="1", hunt="descending")
+    peer = rtp.RtpPeer()
+    gw.uas = pbx(gw.pbx, peer.port, calls=pbx_calls)
+    time.sleep(0.3)
+    first = pstnsim_calls_in(sim, 30)
+    check(wait_for(lambda: sim_call(sim, first)["state"] == "connected",
+                   10, 0.05), "the first call did not connect", sim.calls())
+    check(sim_call(sim, first)["ts"] == 31, sim_call(sim, first))
+    mg = gw.mg_pid()
+    os.kill(mg, signal.SIGSTOP)     # the MG is slow to take it down
+    try:
+        r = sim.cmd({"cmd": "hangup", "id": first})
+        check(r.get("ok"), r)
+        check(wait_for(lambda: sim_call(sim, first)["state"] == "released",
+                       5, 0.05), "pstnsim did not release", sim.calls())
+        check(wait_for(lambda: [c for c in gw.ctl_json("calls")["calls"]
+                                if c["state"] == "clearing"], 5, 0.05),
+              "junctiond's call is not clearing", gw.ctl_json("calls"))
+        check(not seized(gw, 31, "idle"), "ts 31 idle already",
+              gw.ctl_json("channels"))
+    except BaseException:
+        os.kill(mg, signal.SIGCONT)
+        raise
+    return gw, sim, peer, mg
+
+
 @tap.test
 def setup_waits_for_the_channel_being_cleared():
     """pstnsim clears its call on B-channel 31 and at once offers another
@@ -624,48 +661,19 @@ def setup_waits_for_the_channel_being_cleared():
     taken for that long.  The new SETUP waits for it, unanswered,
     instead of being refused with cause 44, and connects on ts 31 once
     the context is gone; the span counts it in setups_waited."""
-    gw, sim = gateway(spans="1", hunt="descending")
-    peer = rtp.RtpPeer()
-    gw.uas = pbx(gw.pbx, peer.port, calls=2)
-    time.sleep(0.3)
-
-    def sim_call(cid):
-        return [c for c in sim.calls() if c["id"] == cid][0]
-
-    def call_in(length_s):
-        r = sim.cmd({"cmd": "call", "from": "5551234", "to": "7001",
-                     "span": 1, "then": "milliwatt",
-                     "call_length_s": length_s})
-        check(r.get("ok"), r)
-        return r["id"]
-
-    first = call_in(30)
-    check(wait_for(lambda: sim_call(first)["state"] == "connected", 10,
-                   0.05), "the first call did not connect", sim.calls())
-    check(sim_call(first)["ts"] == 31, sim_call(first))
-    mg = gw.mg_pid()
-    os.kill(mg, signal.SIGSTOP)     # the MG is slow to take it down
+    gw, sim, peer, mg = cleared_while_the_mg_is_held(2)
     try:
-        r = sim.cmd({"cmd": "hangup", "id": first})
-        check(r.get("ok"), r)
-        check(wait_for(lambda: sim_call(first)["state"] == "released", 5,
-                       0.05), "pstnsim did not release", sim.calls())
-        check(wait_for(lambda: [c for c in gw.ctl_json("calls")["calls"]
-                                if c["state"] == "clearing"], 5, 0.05),
-              "junctiond's call is not clearing", gw.ctl_json("calls"))
-        check(not seized(gw, 31, "idle"), "ts 31 idle already",
-              gw.ctl_json("channels"))
-        second = call_in(2)
+        second = pstnsim_calls_in(sim)
         time.sleep(0.5)
-        mine = sim_call(second)
+        mine = sim_call(sim, second)
         print(f"# pstnsim's second call on ts {mine['ts']}, "
               f"{mine['state']} with the MG held")
         check(mine["ts"] == 31 and mine["state"] == "setup", mine)
     finally:
         os.kill(mg, signal.SIGCONT)
-    check(wait_for(lambda: sim_call(second)["state"] == "connected", 10,
-                   0.05), "the second call did not connect", sim.calls())
-    mine = sim_call(second)
+    check(wait_for(lambda: sim_call(sim, second)["state"] == "connected",
+                   10, 0.05), "the second call did not connect", sim.calls())
+    mine = sim_call(sim, second)
     print(f"# connected on ts {mine['ts']}")
     check(mine["ts"] == 31, mine)
     span = gw.ctl_json("spans")["spans"][0]
@@ -688,42 +696,23 @@ def a_waiting_setup_is_cleared_or_refused_in_time():
     clears itself is forgotten (no call is made of it when the channel
     comes free), and one still waiting after 2 s, inside the network's
     T303, is refused with cause 44.  Then every channel is idle."""
-    gw, sim = gateway(spans="1", hunt="descending")
-    peer = rtp.RtpPeer()
-    gw.uas = pbx(gw.pbx, peer.port, calls=1)
-    time.sleep(0.3)
-
-    def sim_call(cid):
-        return [c for c in sim.calls() if c["id"] == cid][0]
-
-    def call_in():
-        r = sim.cmd({"cmd": "call", "from": "5551234", "to": "7001",
-                     "span": 1, "then": "milliwatt", "call_length_s": 30})
-        check(r.get("ok"), r)
-        return r["id"]
-
-    first = call_in()
-    check(wait_for(lambda: sim_call(first)["state"] == "connected", 10,
-                   0.05), "the first call did not connect", sim.calls())
-    mg = gw.mg_pid()
-    os.kill(mg, signal.SIGSTOP)
+    gw, sim, peer, mg = cleared_while_the_mg_is_held(1)
     try:
-        check(sim.cmd({"cmd": "hangup", "id": first}).get("ok"))
-        check(wait_for(lambda: sim_call(first)["state"] == "released", 5,
-                       0.05), "pstnsim did not release", sim.calls())
-        second = call_in()
+        second = pstnsim_calls_in(sim, 30)
         time.sleep(0.3)
-        check(sim_call(second)["state"] == "setup", sim_call(second))
+        check(sim_call(sim, second)["state"] == "setup",
+              sim_call(sim, second))
         check(sim.cmd({"cmd": "hangup", "id": second}).get("ok"))
-        check(wait_for(lambda: sim_call(second)["state"] == "released", 5,
-                       0.05), "the waiting call was not released",
-              sim.calls())
+        check(wait_for(lambda: sim_call(sim, second)["state"] ==
+                       "released", 5, 0.05),
+              "the waiting call was not released", sim.calls())
         t0 = time.monotonic()
-        third = call_in()
-        check(wait_for(lambda: sim_call(third)["state"] == "released", 5,
-                       0.05), "the third call was not refused", sim.calls())
+        third = pstnsim_calls_in(sim, 30)
+        check(wait_for(lambda: sim_call(sim, third)["state"] ==
+                       "released", 5, 0.05),
+              "the third call was not refused", sim.calls())
         waited = time.monotonic() - t0
-        mine = sim_call(third)
+        mine = sim_call(sim, third)
         print(f"# the third call refused after {waited:.2f} s, cause "
               f"{mine['cause']}")
         check(mine["cause"] == 44 and 1.8 <= waited <= 3.5, mine, waited)
